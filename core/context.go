@@ -1,0 +1,39 @@
+package asymjwt
+
+import (
+	"context"
+	"time"
+)
+
+// Identity is an authenticated caller.
+type Identity struct {
+	// Username is who the client is; its key proved it.
+	Username string
+	// KeyID is the fingerprint (kid) of the key that verified the token.
+	KeyID string
+	// Algorithm is the JWS alg the token was signed with.
+	Algorithm string
+	// Time is the token's time claim.
+	Time time.Time
+	// Nonce is the token's nonce.
+	Nonce string
+	// Audience is the token's aud claim, if any.
+	Audience []string
+	// RequestBound and BodyBound tell whether the token carried a qsh or
+	// bh claim that matched the request.
+	RequestBound, BodyBound bool
+}
+
+type identityKey struct{}
+
+// NewContext returns ctx carrying id.
+func NewContext(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the identity the middleware put on ctx; false for an
+// anonymous request (optional mode) or one that never passed it.
+func FromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	return id, ok && id != nil
+}

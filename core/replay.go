@@ -1,0 +1,191 @@
+package asymjwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ReplayStore remembers which tokens were used. Implementations must be
+// safe for concurrent use and Claim must be atomic: of concurrent Claims of
+// one key, exactly one returns true.
+type ReplayStore interface {
+	// Claim records key until expires; false means it was already recorded.
+	// An error means the store could not answer; the verifier then refuses
+	// the request (fail closed).
+	Claim(ctx context.Context, key string, expires time.Time) (bool, error)
+}
+
+// replayKey is the store key for a token: a fixed-size hash of (username,
+// time, nonce) — the Python library's uniqueness rule — with the audience
+// folded in when present. Fields are length-prefixed so no two tuples
+// share an encoding. The result is 32 lowercase hex characters (128 bits).
+func replayKey(username string, t int64, nonce string, aud []string) string {
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(username)
+	binary.BigEndian.PutUint64(n[:], uint64(t))
+	h.Write(n[:])
+	field(nonce)
+	for _, a := range aud {
+		field(a)
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:replayKeyBytes])
+}
+
+const replayKeyBytes = 16
+
+// DefaultMaxReplayEntries is the memory replay store's default cap: about
+// 25,000 tokens a second sustained over the default 41-second window.
+const DefaultMaxReplayEntries = 1 << 20
+
+const replayShards = 128
+
+// MemoryReplayStore is the in-process ReplayStore: sharded, O(1) per
+// claim, with a hard cap on entries. When full it refuses new tokens
+// (ErrReplayStoreFull, so the request is refused with 503) rather than
+// evicting live entries, which would re-open the window for replay.
+// Expired entries are swept by the Claims themselves, so the store starts
+// no goroutine and needs no Close.
+//
+// It protects one process only: services that run as several instances
+// need a shared store (see the redis module).
+type MemoryReplayStore struct {
+	clock  func() time.Time
+	shards [replayShards]replayShard
+}
+
+type replayShard struct {
+	mu        sync.Mutex
+	entries   map[[replayKeyBytes]byte]uint32 // key hash -> expiry, Unix seconds
+	cap       int
+	nextSweep int64
+	_         [40]byte // keep shards on separate cache lines
+}
+
+// MemoryReplayOption configures NewMemoryReplayStore.
+type MemoryReplayOption interface{ applyMemoryReplay(*memoryReplayConfig) }
+
+type memoryReplayConfig struct {
+	maxEntries int
+	clock      func() time.Time
+}
+
+type maxEntriesOption int
+
+func (o maxEntriesOption) applyMemoryReplay(c *memoryReplayConfig) { c.maxEntries = int(o) }
+
+// WithMaxEntries caps the live entries of a MemoryReplayStore (default
+// DefaultMaxReplayEntries). Size it above peak requests per second times
+// (2 × tolerance + 1 s).
+func WithMaxEntries(n int) MemoryReplayOption { return maxEntriesOption(n) }
+
+// NewMemoryReplayStore returns an empty in-memory replay store.
+func NewMemoryReplayStore(opts ...MemoryReplayOption) *MemoryReplayStore {
+	cfg := memoryReplayConfig{maxEntries: DefaultMaxReplayEntries, clock: time.Now}
+	for _, o := range opts {
+		o.applyMemoryReplay(&cfg)
+	}
+	perShard := max(1, (cfg.maxEntries+replayShards-1)/replayShards)
+	s := &MemoryReplayStore{clock: cfg.clock}
+	for i := range s.shards {
+		s.shards[i].entries = make(map[[replayKeyBytes]byte]uint32)
+		s.shards[i].cap = perShard
+	}
+	return s
+}
+
+// Claim implements ReplayStore.
+func (s *MemoryReplayStore) Claim(_ context.Context, key string, expires time.Time) (bool, error) {
+	k := memoryKey(key)
+	now := s.clock().Unix()
+	exp := expires.Unix()
+	if expires.Nanosecond() != 0 {
+		exp++ // never expire early
+	}
+	sh := &s.shards[k[0]%replayShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.entries[k]; ok && int64(old) > now {
+		return false, nil
+	}
+	if exp <= now {
+		return true, nil // already past its window: nothing left to guard
+	}
+	if now >= sh.nextSweep || len(sh.entries) >= sh.cap {
+		sh.sweep(now)
+	}
+	if len(sh.entries) >= sh.cap {
+		return false, fmt.Errorf("%w (shard holds %d live entries)", ErrReplayStoreFull, len(sh.entries))
+	}
+	sh.entries[k] = uint32(exp)
+	return true, nil
+}
+
+// sweep drops expired entries; it runs at most about once a second per
+// shard, so its cost is spread over the Claims of that second.
+func (sh *replayShard) sweep(now int64) {
+	for k, exp := range sh.entries {
+		if int64(exp) <= now {
+			delete(sh.entries, k)
+		}
+	}
+	sh.nextSweep = now + 1
+}
+
+// Len returns the number of entries held, expired ones not yet swept included.
+func (s *MemoryReplayStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// memoryKey maps a store key to 16 bytes: the key itself when it is the
+// verifier's 32-hex-digit form, otherwise its SHA-256 prefix.
+func memoryKey(key string) [replayKeyBytes]byte {
+	var k [replayKeyBytes]byte
+	if len(key) == 2*replayKeyBytes && decodeLowerHex(k[:], key) {
+		return k
+	}
+	sum := sha256.Sum256([]byte(key))
+	copy(k[:], sum[:])
+	return k
+}
+
+// decodeLowerHex decodes src into dst (len(src) == 2*len(dst)) without
+// allocating; false if src is not lowercase hex.
+func decodeLowerHex(dst []byte, src string) bool {
+	nibble := func(c byte) (byte, bool) {
+		switch {
+		case '0' <= c && c <= '9':
+			return c - '0', true
+		case 'a' <= c && c <= 'f':
+			return c - 'a' + 10, true
+		}
+		return 0, false
+	}
+	for i := range dst {
+		hi, ok1 := nibble(src[2*i])
+		lo, ok2 := nibble(src[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}

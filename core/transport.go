@@ -1,0 +1,87 @@
+package asymjwt
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// SignRequest sets r's Authorization header to a fresh token, with qsh
+// and bh when the signer was built WithRequestBinding / WithBodyHash. To
+// hash the body it reads it (through GetBody when set) and leaves a body
+// that can still be sent, and re-sent on redirects and retries.
+func (s *Signer) SignRequest(r *http.Request) error {
+	var body []byte
+	if s.cfg.hashBody {
+		var err error
+		if body, err = readRequestBody(r); err != nil {
+			return err
+		}
+	}
+	token, err := s.TokenFor(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, body)
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Authorization", s.AuthorizationValue(token))
+	return nil
+}
+
+// readRequestBody returns r's body and leaves r able to send it again.
+func readRequestBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.GetBody != nil {
+		rc, err := r.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("asymjwt: body for hashing: %w", err)
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	data, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("asymjwt: body for hashing: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	r.ContentLength = int64(len(data))
+	return data, nil
+}
+
+// Transport returns an http.RoundTripper that signs every request it
+// sends with a fresh token — each retry and each redirect hop gets its own
+// — and then passes it to base (http.DefaultTransport when nil).
+//
+// A redirect to another host is sent unsigned, as http.Client drops
+// credentials on such redirects: a token signed for an unexpected host
+// could be replayed from there to the real service.
+func (s *Signer) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &signingTransport{signer: s, base: base}
+}
+
+type signingTransport struct {
+	signer *Signer
+	base   http.RoundTripper
+}
+
+func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A RoundTripper must not modify the caller's request.
+	out := req.Clone(req.Context())
+	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL.Host != req.URL.Host {
+		out.Header.Del("Authorization")
+		return t.base.RoundTrip(out)
+	}
+	if err := t.signer.SignRequest(out); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return t.base.RoundTrip(out)
+}

@@ -1,0 +1,474 @@
+package asymjwt
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+type verifierConfig struct {
+	tolerance       time.Duration
+	audiences       []string
+	replay          ReplayStore
+	clock           func() time.Time
+	scheme          string
+	maxTokenSize    int
+	maxBodySize     int64
+	requireAudience bool
+	requireQSH      bool
+	requireBH       bool
+	pathPrefix      string
+	observer        func(context.Context, Outcome)
+	logger          *slog.Logger
+	realm           string
+}
+
+// maxKeysTried bounds the signature checks for a token without kid.
+const maxKeysTried = 8
+
+// Verifier checks tokens (SPEC §1.5). It is safe for concurrent use;
+// build one per service and share it.
+type Verifier struct {
+	keys      KeyStore
+	cfg       verifierConfig
+	keyInfo   keyInfoCache
+	challenge string
+}
+
+// Request is what a token may be bound to: the request it arrived with.
+type Request struct {
+	// Method is the HTTP method (gRPC: "POST").
+	Method string
+	// Path is the escaped path as sent (URL.EscapedPath; gRPC: the full
+	// method name "/pkg.Service/Method").
+	Path string
+	// RawQuery is the query without "?".
+	RawQuery string
+	// Body returns the whole body, or ErrBodyTooLarge when it exceeds
+	// limit. It is called only for a bh claim, after the signature and
+	// time checks passed. Nil means the request has no body.
+	Body func(limit int64) ([]byte, error)
+}
+
+// NewVerifier returns a Verifier that finds keys in keys.
+func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
+	if keys == nil {
+		return nil, errors.New("asymjwt: NewVerifier needs a KeyStore")
+	}
+	cfg := verifierConfig{
+		tolerance:    DefaultTolerance,
+		clock:        time.Now,
+		scheme:       DefaultScheme,
+		maxTokenSize: DefaultMaxTokenSize,
+		maxBodySize:  DefaultMaxBodySize,
+		realm:        "asymjwt",
+	}
+	for _, o := range opts {
+		o.applyVerifier(&cfg)
+	}
+	switch {
+	case cfg.tolerance <= 0:
+		return nil, errors.New("asymjwt: tolerance must be positive")
+	case cfg.scheme == "" || strings.ContainsAny(cfg.scheme, " \t"):
+		return nil, errors.New("asymjwt: scheme must be one word")
+	case cfg.maxTokenSize <= 0 || cfg.maxBodySize < 0:
+		return nil, errors.New("asymjwt: size limits must be positive")
+	case cfg.requireAudience && len(cfg.audiences) == 0:
+		return nil, errors.New("asymjwt: RequireAudience needs WithAudience")
+	case strings.ContainsAny(cfg.realm, "\"\\\r\n"):
+		return nil, errors.New("asymjwt: realm must not contain quotes, backslashes or newlines")
+	}
+	if cfg.replay == nil {
+		cfg.replay = NewMemoryReplayStore(WithClock(cfg.clock))
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	return &Verifier{
+		keys:      keys,
+		cfg:       cfg,
+		challenge: fmt.Sprintf(`%s realm="%s", error="invalid_token"`, cfg.scheme, cfg.realm),
+	}, nil
+}
+
+// Verify checks a bare token (no Authorization scheme) that is bound to no
+// request: a token carrying qsh or bh is refused here, as are all tokens
+// when request or body binding is required. On success the nonce has been
+// recorded: the same token is refused from then on.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
+	return v.finish(ctx, token, nil)
+}
+
+// VerifyToken checks a bare token against the request it came with.
+func (v *Verifier) VerifyToken(ctx context.Context, token string, req *Request) (*Identity, error) {
+	return v.finish(ctx, token, req)
+}
+
+// Authenticate runs the whole check for one request: authorization holds
+// every Authorization header (or metadata) value received, req the
+// request for qsh and bh. It is what the middleware of every framework
+// calls.
+func (v *Verifier) Authenticate(ctx context.Context, authorization []string, req *Request) (*Identity, error) {
+	token, err := v.TokenFromHeader(authorization)
+	if err != nil {
+		v.report(ctx, nil, err, nil)
+		return nil, err
+	}
+	return v.finish(ctx, token, req)
+}
+
+// TokenFromHeader extracts the token from Authorization values (SPEC
+// §1.1): exactly one value, with this verifier's scheme.
+func (v *Verifier) TokenFromHeader(values []string) (string, error) {
+	switch {
+	case len(values) == 0 || len(values) == 1 && strings.TrimSpace(values[0]) == "":
+		return "", ErrNoCredentials
+	case len(values) > 1:
+		return "", fmt.Errorf("%w: %d Authorization values", ErrMultipleCredentials, len(values))
+	}
+	value := values[0]
+	// Bound the work before looking at the value.
+	if len(value) > len(v.cfg.scheme)+1+v.cfg.maxTokenSize+16 {
+		return "", fmt.Errorf("%w: %d bytes", ErrTokenTooLarge, len(value))
+	}
+	scheme, token, ok := strings.Cut(strings.TrimLeft(value, " "), " ")
+	if !ok || !strings.EqualFold(scheme, v.cfg.scheme) {
+		return "", ErrScheme
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", fmt.Errorf("%w: empty token", ErrMalformed)
+	}
+	return token, nil
+}
+
+func (v *Verifier) finish(ctx context.Context, token string, req *Request) (*Identity, error) {
+	id, t, err := v.verify(ctx, token, req)
+	v.report(ctx, id, err, t)
+	return id, err
+}
+
+func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parsedToken) {
+	var username, kid string
+	if t != nil {
+		username, kid = t.username, t.kid
+	}
+	if v.cfg.observer != nil {
+		v.cfg.observer(ctx, Outcome{Identity: id, Err: err, Username: username, KeyID: kid})
+	}
+	l := v.cfg.logger
+	switch {
+	case err == nil:
+		if l.Enabled(ctx, slog.LevelDebug) {
+			l.LogAttrs(ctx, slog.LevelDebug, "asymjwt: authenticated",
+				slog.String("username", id.Username), slog.String("kid", id.KeyID))
+		}
+	case errors.Is(err, ErrNoCredentials):
+		if l.Enabled(ctx, slog.LevelDebug) {
+			l.LogAttrs(ctx, slog.LevelDebug, "asymjwt: no credentials")
+		}
+	default:
+		if l.Enabled(ctx, slog.LevelWarn) {
+			// The claimed username is unverified: it is logged as a claim.
+			l.LogAttrs(ctx, slog.LevelWarn, "asymjwt: authentication refused",
+				slog.String("reason", err.Error()), slog.String("claimed_username", username))
+		}
+	}
+}
+
+// verify runs SPEC §1.5 steps 1-7 in order.
+func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Identity, *parsedToken, error) {
+	// 1. Size, before any parsing.
+	if len(token) > v.cfg.maxTokenSize {
+		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), v.cfg.maxTokenSize)
+	}
+	// 2. Parse without trusting.
+	t, err := parseToken(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	// 3-4. Keys, algorithm, signature.
+	kid, err := v.checkSignature(ctx, t)
+	if err != nil {
+		return nil, t, err
+	}
+	// 5. Freshness.
+	now := v.cfg.clock()
+	issued := time.Unix(t.time, 0)
+	if d := now.Sub(issued); d > v.cfg.tolerance || d < -v.cfg.tolerance {
+		return nil, t, fmt.Errorf("%w: time %d is %v from now", ErrStale, t.time, d.Round(time.Second))
+	}
+	// 6. Extensions.
+	if err := v.checkAudience(t); err != nil {
+		return nil, t, err
+	}
+	requestBound, bodyBound, err := v.checkRequest(t, req)
+	if err != nil {
+		return nil, t, err
+	}
+	// 7. Only now, with everything else checked, record the nonce: an
+	// attacker without a key can never fill the store.
+	key := replayKey(t.username, t.time, t.nonce, t.aud)
+	fresh, err := v.cfg.replay.Claim(ctx, key, issued.Add(v.cfg.tolerance+time.Second))
+	if err != nil {
+		if !errors.Is(err, ErrStoreUnavailable) {
+			err = fmt.Errorf("%w: replay store: %w", ErrStoreUnavailable, err)
+		}
+		return nil, t, err
+	}
+	if !fresh {
+		return nil, t, ErrReplay
+	}
+	return &Identity{
+		Username:     t.username,
+		KeyID:        kid,
+		Algorithm:    t.alg,
+		Time:         issued,
+		Nonce:        t.nonce,
+		Audience:     t.aud,
+		RequestBound: requestBound,
+		BodyBound:    bodyBound,
+	}, t, nil
+}
+
+// checkSignature finds the user's key and checks alg and signature. It
+// returns the kid of the key that verified.
+func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, error) {
+	keys, err := v.keys.Keys(ctx, t.username, t.kid)
+	switch {
+	case errors.Is(err, ErrUnknownUser), errors.Is(err, ErrUnknownKey):
+		return "", err
+	case err != nil:
+		return "", fmt.Errorf("%w: key store: %w", ErrStoreUnavailable, err)
+	case len(keys) == 0 && t.kid != "":
+		return "", ErrUnknownKey
+	case len(keys) == 0:
+		return "", ErrUnknownUser
+	}
+	method, ok := signingMethods[t.alg]
+	if !ok {
+		return "", fmt.Errorf("%w: %q is not a supported algorithm", ErrAlgorithm, t.alg)
+	}
+	if t.kid != "" {
+		// The store may return more than the one key: take the one whose
+		// fingerprint is the kid, and never trust the kid alone.
+		for _, pub := range keys {
+			info, err := v.keyInfo.get(pub)
+			if err != nil || info.kid != t.kid {
+				continue
+			}
+			if !slices.Contains(info.algs, t.alg) {
+				return "", fmt.Errorf("%w: %s for key %s", ErrAlgorithm, t.alg, info.kid)
+			}
+			if err := method.Verify(t.signingInput, t.signature, pub); err != nil {
+				return "", fmt.Errorf("%w: %v", ErrSignature, err)
+			}
+			return info.kid, nil
+		}
+		return "", ErrUnknownKey
+	}
+	tried := 0
+	var lastErr error = ErrAlgorithm
+	for _, pub := range keys {
+		if tried == maxKeysTried {
+			break
+		}
+		info, err := v.keyInfo.get(pub)
+		if err != nil || !slices.Contains(info.algs, t.alg) {
+			continue
+		}
+		tried++
+		if err := method.Verify(t.signingInput, t.signature, pub); err != nil {
+			lastErr = fmt.Errorf("%w: %v", ErrSignature, err)
+			continue
+		}
+		return info.kid, nil
+	}
+	if errors.Is(lastErr, ErrAlgorithm) {
+		return "", fmt.Errorf("%w: no key of the user allows %s", ErrAlgorithm, t.alg)
+	}
+	return "", lastErr
+}
+
+func (v *Verifier) checkAudience(t *parsedToken) error {
+	if !t.hasAud {
+		if v.cfg.requireAudience {
+			return fmt.Errorf("%w: aud required", ErrAudience)
+		}
+		return nil
+	}
+	for _, a := range t.aud {
+		if slices.Contains(v.cfg.audiences, a) {
+			return nil
+		}
+	}
+	if len(v.cfg.audiences) == 0 {
+		return fmt.Errorf("%w: token names an audience, this verifier has none (WithAudience)", ErrAudience)
+	}
+	return fmt.Errorf("%w: token is for %q", ErrAudience, t.aud)
+}
+
+func (v *Verifier) checkRequest(t *parsedToken, req *Request) (requestBound, bodyBound bool, err error) {
+	if t.hasQSH || v.cfg.requireQSH {
+		if !t.hasQSH {
+			return false, false, fmt.Errorf("%w: qsh required", ErrRequestMismatch)
+		}
+		if req == nil {
+			return false, false, fmt.Errorf("%w: token is bound to a request, none given", ErrRequestMismatch)
+		}
+		qsh, err := QueryStringHash(req.Method, req.Path, req.RawQuery, v.cfg.pathPrefix)
+		if err != nil {
+			return false, false, err
+		}
+		if subtle.ConstantTimeCompare([]byte(qsh), []byte(t.qsh)) != 1 {
+			return false, false, fmt.Errorf("%w: qsh differs for %s %s", ErrRequestMismatch, req.Method, req.Path)
+		}
+		requestBound = true
+	}
+	if t.hasBH || v.cfg.requireBH {
+		if !t.hasBH {
+			return false, false, fmt.Errorf("%w: bh required", ErrRequestMismatch)
+		}
+		if req == nil {
+			return false, false, fmt.Errorf("%w: token is bound to a body, none given", ErrRequestMismatch)
+		}
+		var body []byte
+		if req.Body != nil {
+			if body, err = req.Body(v.cfg.maxBodySize); err != nil {
+				if !errors.Is(err, ErrRequestMismatch) {
+					err = fmt.Errorf("%w: reading body: %w", ErrRequestMismatch, err)
+				}
+				return false, false, err
+			}
+		}
+		if subtle.ConstantTimeCompare([]byte(BodyHash(body)), []byte(t.bh)) != 1 {
+			return false, false, fmt.Errorf("%w: bh differs", ErrRequestMismatch)
+		}
+		bodyBound = true
+	}
+	return requestBound, bodyBound, nil
+}
+
+// BodyHash returns the bh claim for body: base64url (no padding) SHA-256.
+func BodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return b64.EncodeToString(sum[:])
+}
+
+// MaxBodySize is the limit this verifier reads a body to for bh.
+func (v *Verifier) MaxBodySize() int64 { return v.cfg.maxBodySize }
+
+// Challenge is the WWW-Authenticate value sent with a 401.
+func (v *Verifier) Challenge() string { return v.challenge }
+
+// StatusCode maps a verification error to its HTTP status: 503 when a
+// store failed (the request may be retried), 401 for every other failure,
+// 200 for nil.
+func StatusCode(err error) int {
+	switch {
+	case err == nil:
+		return 200
+	case errors.Is(err, ErrStoreUnavailable):
+		return 503
+	}
+	return 401
+}
+
+var signingMethods = map[string]jwt.SigningMethod{
+	RS256: jwt.SigningMethodRS256, RS384: jwt.SigningMethodRS384, RS512: jwt.SigningMethodRS512,
+	PS256: jwt.SigningMethodPS256, PS384: jwt.SigningMethodPS384, PS512: jwt.SigningMethodPS512,
+	ES256: jwt.SigningMethodES256, ES384: jwt.SigningMethodES384, ES512: jwt.SigningMethodES512,
+	EdDSA: jwt.SigningMethodEdDSA,
+}
+
+// keyInfo is what the verifier derives from a public key: worth caching,
+// since the fingerprint costs a PEM encoding and a hash.
+type keyInfo struct {
+	kid  string
+	algs []string
+}
+
+// keyInfoCache remembers keyInfo by key identity: the pointer for RSA and
+// EC keys, the bytes for Ed25519. Bounded: it starts over when full.
+type keyInfoCache struct {
+	mu      sync.RWMutex
+	byPtr   map[any]keyInfo
+	byBytes map[[ed25519.PublicKeySize]byte]keyInfo
+}
+
+const keyInfoCacheSize = 4096
+
+func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
+	var (
+		ptr     any
+		edBytes [ed25519.PublicKeySize]byte
+		isEd    bool
+	)
+	switch k := pub.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+		ptr = k
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return keyInfo{}, ErrInvalidKey
+		}
+		copy(edBytes[:], k)
+		isEd = true
+	default:
+		return computeKeyInfo(pub)
+	}
+	c.mu.RLock()
+	var (
+		info keyInfo
+		ok   bool
+	)
+	if isEd {
+		info, ok = c.byBytes[edBytes]
+	} else {
+		info, ok = c.byPtr[ptr]
+	}
+	c.mu.RUnlock()
+	if ok {
+		return info, nil
+	}
+	info, err := computeKeyInfo(pub)
+	if err != nil {
+		return keyInfo{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byPtr)+len(c.byBytes) >= keyInfoCacheSize || c.byPtr == nil {
+		c.byPtr = make(map[any]keyInfo)
+		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
+	}
+	if isEd {
+		c.byBytes[edBytes] = info
+	} else {
+		c.byPtr[ptr] = info
+	}
+	return info, nil
+}
+
+func computeKeyInfo(pub crypto.PublicKey) (keyInfo, error) {
+	algs, err := algorithmsFor(pub)
+	if err != nil {
+		return keyInfo{}, err
+	}
+	kid, err := Fingerprint(pub)
+	if err != nil {
+		return keyInfo{}, err
+	}
+	return keyInfo{kid: kid, algs: algs}, nil
+}
