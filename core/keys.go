@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -246,7 +247,7 @@ func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 	if err := checkPublicKey(pub); err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	der, err := x509.MarshalPKIXPublicKey(unpin(pub))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
@@ -324,10 +325,47 @@ var (
 	ed25519Algorithm = []string{EdDSA}
 )
 
+// PinnedKey is a public key that may verify one algorithm only: what a
+// JWK with an "alg" member describes. Key stores return *PinnedKey where
+// the key's publisher pinned the algorithm.
+type PinnedKey struct {
+	crypto.PublicKey
+	Algorithm string
+}
+
+// NewPinnedKey pins pub to alg, which must be one the key allows.
+func NewPinnedKey(pub crypto.PublicKey, alg string) (*PinnedKey, error) {
+	algs, err := algorithmsFor(pub)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(algs, alg) {
+		return nil, fmt.Errorf("%w: alg %q does not fit the key", ErrInvalidKey, alg)
+	}
+	return &PinnedKey{PublicKey: pub, Algorithm: alg}, nil
+}
+
+// unpin returns the bare key under a *PinnedKey, else pub itself.
+func unpin(pub crypto.PublicKey) crypto.PublicKey {
+	if p, ok := pub.(*PinnedKey); ok {
+		return p.PublicKey
+	}
+	return pub
+}
+
 // algorithmsFor returns the algorithms the key allows, the default first.
 // The key decides: a token's alg is only checked against this list.
 func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 	switch k := pub.(type) {
+	case *PinnedKey:
+		algs, err := algorithmsFor(k.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(algs, k.Algorithm) {
+			return nil, fmt.Errorf("%w: pinned alg %q does not fit the key", ErrInvalidKey, k.Algorithm)
+		}
+		return []string{k.Algorithm}, nil
 	case *rsa.PublicKey:
 		if k.N == nil || k.N.BitLen() < MinRSABits {
 			return nil, fmt.Errorf("%w: RSA keys need at least %d bits", ErrInvalidKey, MinRSABits)

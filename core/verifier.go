@@ -36,6 +36,14 @@ type verifierConfig struct {
 	realm           string
 }
 
+// KeyUseRecorder is implemented by key stores that track when each key
+// last authenticated a request (the Python library's last_used_on). The
+// verifier calls KeyUsed after every success, on the request path: it must
+// be cheap (record in memory, flush elsewhere) and must not fail.
+type KeyUseRecorder interface {
+	KeyUsed(username, kid string, at time.Time)
+}
+
 // maxKeysTried bounds the signature checks for a token without kid.
 const maxKeysTried = 8
 
@@ -232,6 +240,9 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 	if !fresh {
 		return nil, t, ErrReplay
 	}
+	if r, ok := v.keys.(KeyUseRecorder); ok {
+		r.KeyUsed(t.username, kid, now)
+	}
 	return &Identity{
 		Username:     t.username,
 		KeyID:        kid,
@@ -273,7 +284,7 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, 
 			if !slices.Contains(info.algs, t.alg) {
 				return "", fmt.Errorf("%w: %s for key %s", ErrAlgorithm, t.alg, info.kid)
 			}
-			if err := method.Verify(t.signingInput, t.signature, pub); err != nil {
+			if err := method.Verify(t.signingInput, t.signature, unpin(pub)); err != nil {
 				return "", fmt.Errorf("%w: %v", ErrSignature, err)
 			}
 			return info.kid, nil
@@ -291,7 +302,7 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, 
 			continue
 		}
 		tried++
-		if err := method.Verify(t.signingInput, t.signature, pub); err != nil {
+		if err := method.Verify(t.signingInput, t.signature, unpin(pub)); err != nil {
 			lastErr = fmt.Errorf("%w: %v", ErrSignature, err)
 			continue
 		}
@@ -418,7 +429,7 @@ func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
 		isEd    bool
 	)
 	switch k := pub.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey:
+	case *rsa.PublicKey, *ecdsa.PublicKey, *PinnedKey:
 		ptr = k
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
