@@ -134,16 +134,15 @@ func (s *Signer) Token() (string, error) {
 }
 
 // TokenFor returns a fresh token bound to a request: qsh binds method,
-// path and query (when the signer was built WithRequestBinding), bh binds
-// the body (WithBodyHash).
+// path and query; bh binds body when the signer was built WithBodyHash
+// (a nil body is hashed as empty). gRPC calls use method "POST" and the
+// full method name as path.
 func (s *Signer) TokenFor(method, escapedPath, rawQuery string, body []byte) (string, error) {
-	var qsh, bh string
-	if s.cfg.bindRequest {
-		var err error
-		if qsh, err = QueryStringHash(method, escapedPath, rawQuery, s.cfg.pathPrefix); err != nil {
-			return "", err
-		}
+	qsh, err := QueryStringHash(method, escapedPath, rawQuery, s.cfg.pathPrefix)
+	if err != nil {
+		return "", err
 	}
+	var bh string
 	if s.cfg.hashBody {
 		bh = BodyHash(body)
 	}

@@ -19,7 +19,17 @@ func (s *Signer) SignRequest(r *http.Request) error {
 			return err
 		}
 	}
-	token, err := s.TokenFor(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, body)
+	var qsh, bh string
+	if s.cfg.bindRequest {
+		var err error
+		if qsh, err = QueryStringHash(r.Method, r.URL.EscapedPath(), r.URL.RawQuery, s.cfg.pathPrefix); err != nil {
+			return err
+		}
+	}
+	if s.cfg.hashBody {
+		bh = BodyHash(body)
+	}
+	token, err := s.token(qsh, bh)
 	if err != nil {
 		return err
 	}
