@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -228,8 +229,10 @@ func parseOpenSSHPublicKey(line []byte) (crypto.PublicKey, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
+	// Security-key types (sk-*) sign with a different construction: they
+	// can never produce a JWS signature.
 	cpk, ok := sshPub.(ssh.CryptoPublicKey)
-	if !ok {
+	if !ok || strings.HasPrefix(sshPub.Type(), "sk-") {
 		return nil, "", fmt.Errorf("%w: unsupported OpenSSH key type %s", ErrInvalidKey, sshPub.Type())
 	}
 	return cpk.CryptoPublicKey(), comment, nil

@@ -31,7 +31,7 @@ var (
 )
 
 // maxPBKDF2Iterations bounds the work a hostile key file can demand.
-const maxPBKDF2Iterations = 10_000_000
+const maxPBKDF2Iterations = 2_000_000
 
 // pbkdf2Iterations is what MarshalPrivateKeyPEM uses when encrypting.
 const pbkdf2Iterations = 600_000

@@ -1,0 +1,162 @@
+package asymjwt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+)
+
+// recorder is a handler that remembers whether it ran and what it saw.
+type recorder struct {
+	ran      bool
+	identity *asymjwt.Identity
+	body     string
+}
+
+func (h *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.ran = true
+	h.identity, _ = asymjwt.FromContext(r.Context())
+	b, _ := io.ReadAll(r.Body)
+	h.body = string(b)
+	io.WriteString(w, "ok")
+}
+
+func TestMiddleware(t *testing.T) {
+	w := newWorld(t)
+	signer, _ := asymjwt.NewSigner("alice", w.aliceEd.key, asymjwt.WithRequestBinding(), asymjwt.WithBodyHash())
+	signed := func(method, target, body string) *http.Request {
+		r := httptest.NewRequest(method, target, strings.NewReader(body))
+		if err := signer.SignRequest(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	bare := func(method, target string) *http.Request { return httptest.NewRequest(method, target, nil) }
+	withAuth := func(r *http.Request, values ...string) *http.Request {
+		for _, v := range values {
+			r.Header.Add("Authorization", v)
+		}
+		return r
+	}
+	customError := asymjwt.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		w.WriteHeader(http.StatusTeapot)
+	})
+
+	tests := []struct {
+		name          string
+		opts          []asymjwt.MiddlewareOption
+		verifierOpts  []asymjwt.VerifierOption
+		req           *http.Request
+		wantStatus    int
+		wantRan       bool
+		wantUser      string
+		wantChallenge bool
+		wantBody      string // substring of the response body
+	}{
+		{name: "accepted, body still readable", req: signed("POST", "/orders?x=1", `{"n":1}`), wantStatus: 200, wantRan: true, wantUser: "alice"},
+		{name: "no credentials", req: bare("GET", "/"), wantStatus: 401, wantChallenge: true, wantBody: "Unauthorized"},
+		{name: "garbage token, no detail in body", req: withAuth(bare("GET", "/"), "JWT x.y.z"), wantStatus: 401, wantChallenge: true, wantBody: "Unauthorized\n"},
+		{name: "two headers", req: withAuth(signed("GET", "/", ""), "JWT a.b.c"), wantStatus: 401, wantChallenge: true},
+		{name: "wrong scheme", req: withAuth(bare("GET", "/"), "Bearer abc"), wantStatus: 401, wantChallenge: true},
+		{name: "optional, anonymous", opts: []asymjwt.MiddlewareOption{asymjwt.Optional()}, req: bare("GET", "/"), wantStatus: 200, wantRan: true},
+		{name: "optional, invalid credentials refused", opts: []asymjwt.MiddlewareOption{asymjwt.Optional()}, req: withAuth(bare("GET", "/"), "JWT x.y.z"), wantStatus: 401, wantChallenge: true},
+		{name: "optional, valid credentials", opts: []asymjwt.MiddlewareOption{asymjwt.Optional()}, req: signed("GET", "/", ""), wantStatus: 200, wantRan: true, wantUser: "alice"},
+		{name: "custom error handler", opts: []asymjwt.MiddlewareOption{customError}, req: bare("GET", "/"), wantStatus: http.StatusTeapot},
+		{name: "exposed details (insecure)", opts: []asymjwt.MiddlewareOption{asymjwt.InsecureExposeErrorDetails()}, req: bare("GET", "/"), wantStatus: 401, wantChallenge: true, wantBody: "no credentials"},
+		{name: "store down: 503, no challenge", verifierOpts: []asymjwt.VerifierOption{asymjwt.WithReplayStore(failingReplayStore{})}, req: signed("GET", "/", ""), wantStatus: 503, wantBody: "Service Unavailable"},
+		{name: "realm", verifierOpts: []asymjwt.VerifierOption{asymjwt.WithRealm("orders")}, req: bare("GET", "/"), wantStatus: 401, wantChallenge: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newTestVerifier(t, w.keys, tt.verifierOpts...)
+			next := &recorder{}
+			rec := httptest.NewRecorder()
+			v.MiddlewareWith(tt.opts...)(next).ServeHTTP(rec, tt.req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d (body %q)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if next.ran != tt.wantRan {
+				t.Fatalf("handler ran = %v, want %v", next.ran, tt.wantRan)
+			}
+			if tt.wantUser != "" && (next.identity == nil || next.identity.Username != tt.wantUser) {
+				t.Fatalf("identity %+v, want %s", next.identity, tt.wantUser)
+			}
+			if tt.wantUser == "" && next.identity != nil {
+				t.Fatalf("anonymous request carried identity %+v", next.identity)
+			}
+			if tt.wantUser != "" && tt.req.Method == "POST" && next.body != `{"n":1}` {
+				t.Fatalf("handler read body %q", next.body)
+			}
+			challenge := rec.Header().Get("WWW-Authenticate")
+			if tt.wantChallenge != (challenge != "") {
+				t.Fatalf("WWW-Authenticate %q", challenge)
+			}
+			if tt.wantChallenge && (challenge != v.Challenge() || !strings.Contains(challenge, `error="invalid_token"`)) {
+				t.Fatalf("WWW-Authenticate %q", challenge)
+			}
+			if !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Fatalf("body %q, want it to contain %q", rec.Body, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestObserverAndLogSeeEveryOutcome(t *testing.T) {
+	w := newWorld(t)
+	var (
+		mu       sync.Mutex
+		outcomes []asymjwt.Outcome
+		logs     bytes.Buffer
+	)
+	v, err := asymjwt.NewVerifier(w.keys,
+		asymjwt.WithObserver(func(_ context.Context, o asymjwt.Outcome) {
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			mu.Unlock()
+		}),
+		asymjwt.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	token, _ := signer.Token()
+	h := v.Middleware(&recorder{})
+	for _, auth := range []string{"", "JWT " + token, "JWT " + token} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(outcomes) != 3 {
+		t.Fatalf("%d outcomes, want 3", len(outcomes))
+	}
+	if !errors.Is(outcomes[0].Err, asymjwt.ErrNoCredentials) ||
+		outcomes[1].Err != nil || outcomes[1].Identity == nil || outcomes[1].Identity.Username != "alice" ||
+		!errors.Is(outcomes[2].Err, asymjwt.ErrReplay) || outcomes[2].Username != "alice" {
+		t.Fatalf("outcomes %+v", outcomes)
+	}
+	for _, want := range []string{"no credentials", "authenticated", "token replayed", "claimed_username=alice"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestFromContextEmpty(t *testing.T) {
+	if id, ok := asymjwt.FromContext(context.Background()); ok || id != nil {
+		t.Fatal("identity on an empty context")
+	}
+	if _, ok := asymjwt.FromContext(asymjwt.NewContext(context.Background(), nil)); ok {
+		t.Fatal("nil identity reported present")
+	}
+}
