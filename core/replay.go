@@ -25,22 +25,19 @@ type ReplayStore interface {
 // folded in when present. Fields are length-prefixed so no two tuples
 // share an encoding. The result is 32 lowercase hex characters (128 bits).
 func replayKey(username string, t int64, nonce string, aud []string) string {
-	h := sha256.New()
-	var n [8]byte
-	field := func(s string) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	field(username)
-	binary.BigEndian.PutUint64(n[:], uint64(t))
-	h.Write(n[:])
-	field(nonce)
+	var stack [512]byte // fits username and nonce at their limits
+	b := appendField(stack[:0], username)
+	b = binary.BigEndian.AppendUint64(b, uint64(t))
+	b = appendField(b, nonce)
 	for _, a := range aud {
-		field(a)
+		b = appendField(b, a)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:replayKeyBytes])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:replayKeyBytes])
+}
+
+func appendField(b []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint64(b, uint64(len(s))), s...)
 }
 
 const replayKeyBytes = 16

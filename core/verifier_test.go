@@ -70,9 +70,9 @@ var nonceCounter atomic.Int64
 func randomSuffix() string { return fmt.Sprint(nonceCounter.Add(1)) }
 
 type world struct {
-	keys                 *asymjwt.MemoryKeyStore
+	keys                  *asymjwt.MemoryKeyStore
 	alice, bob, aliceP384 party
-	aliceRSA, aliceEd    party
+	aliceRSA, aliceEd     party
 }
 
 func newWorld(t testing.TB) *world {

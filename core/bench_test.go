@@ -1,0 +1,296 @@
+package asymjwt_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Benchmarks for BENCHMARKS.md. Run them in one process so ratios compare
+// like with like:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 . | tee bench.txt
+
+var benchKinds = []struct{ name, kind string }{
+	{"Ed25519", "ed25519"},
+	{"RSA2048", "rsa"},
+	{"P256", "p256"},
+}
+
+// resettableReplay is a MemoryReplayStore the benchmark can swap for an
+// empty one between batches of pre-signed tokens, so each Verify runs the
+// success path (a new entry) without signing inside the timed loop.
+type resettableReplay struct {
+	cur atomic.Pointer[asymjwt.MemoryReplayStore]
+}
+
+func newResettableReplay() *resettableReplay {
+	r := &resettableReplay{}
+	r.reset()
+	return r
+}
+
+func (r *resettableReplay) reset() { r.cur.Store(asymjwt.NewMemoryReplayStore()) }
+
+func (r *resettableReplay) Claim(ctx context.Context, key string, exp time.Time) (bool, error) {
+	return r.cur.Load().Claim(ctx, key, exp)
+}
+
+const tokenBatch = 1024
+
+type benchSetup struct {
+	signer   *asymjwt.Signer
+	key      crypto.Signer
+	verifier *asymjwt.Verifier
+	replay   *resettableReplay
+	tokens   []string
+}
+
+func newBenchSetup(b *testing.B, kind string, users int, opts ...asymjwt.SignerOption) *benchSetup {
+	b.Helper()
+	key, err := asymjwt.GenerateKey(kind)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := asymjwt.NewMemoryKeyStore()
+	keys.Add("client", key.Public())
+	if users > 1 {
+		other, _ := asymjwt.GenerateKey("ed25519")
+		for i := 1; i < users; i++ {
+			keys.Add(fmt.Sprint("user-", i), other.Public())
+		}
+	}
+	replay := newResettableReplay()
+	v := newTestVerifier(b, keys, asymjwt.WithReplayStore(replay))
+	s, err := asymjwt.NewSigner("client", key, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens := make([]string, tokenBatch)
+	for i := range tokens {
+		if tokens[i], err = s.Token(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return &benchSetup{signer: s, key: key, verifier: v, replay: replay, tokens: tokens}
+}
+
+// BenchmarkVerify is full verification: parse, key lookup, alg and
+// signature, time, and a new replay-store entry.
+func BenchmarkVerify(b *testing.B) {
+	for _, k := range benchKinds {
+		b.Run(k.name, func(b *testing.B) {
+			st := newBenchSetup(b, k.kind, 1)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%tokenBatch == 0 && i > 0 {
+					b.StopTimer()
+					st.replay.reset()
+					b.StartTimer()
+				}
+				if _, err := st.verifier.Verify(ctx, st.tokens[i%tokenBatch]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBareSignatureCheck is the floor: golang-jwt's signature check
+// on the same token and key, nothing else.
+func BenchmarkBareSignatureCheck(b *testing.B) {
+	for _, k := range benchKinds {
+		b.Run(k.name, func(b *testing.B) {
+			st := newBenchSetup(b, k.kind, 1)
+			token := st.tokens[0]
+			dot := strings.LastIndexByte(token, '.')
+			input := token[:dot]
+			sig, _ := base64.RawURLEncoding.DecodeString(token[dot+1:])
+			method := jwt.GetSigningMethod(st.signer.Algorithm())
+			pub := st.key.Public()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := method.Verify(input, sig, pub); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSign is a whole token: nonce, claims, encoding, signature.
+func BenchmarkSign(b *testing.B) {
+	for _, k := range benchKinds {
+		b.Run(k.name, func(b *testing.B) {
+			key, _ := asymjwt.GenerateKey(k.kind)
+			s, _ := asymjwt.NewSigner("client", key)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Token(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBareSign is the key's own signature over a token-sized input.
+func BenchmarkBareSign(b *testing.B) {
+	for _, k := range benchKinds {
+		b.Run(k.name, func(b *testing.B) {
+			key, _ := asymjwt.GenerateKey(k.kind)
+			s, _ := asymjwt.NewSigner("client", key)
+			token, _ := s.Token()
+			input := []byte(token[:strings.LastIndexByte(token, '.')])
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var err error
+				switch k.kind {
+				case "ed25519":
+					_, err = key.Sign(rand.Reader, input, crypto.Hash(0))
+				case "rsa":
+					digest := sha512Sum(input)
+					_, err = key.Sign(rand.Reader, digest, crypto.SHA512)
+				default:
+					digest := sha256.Sum256(input)
+					_, err = key.Sign(rand.Reader, digest[:], crypto.SHA256)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func sha512Sum(b []byte) []byte {
+	h := crypto.SHA512.New()
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// BenchmarkVerifyUsers: full verification with 1 and 100,000 registered users.
+func BenchmarkVerifyUsers(b *testing.B) {
+	for _, users := range []int{1, 100_000} {
+		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
+			st := newBenchSetup(b, "ed25519", users)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%tokenBatch == 0 && i > 0 {
+					b.StopTimer()
+					st.replay.reset()
+					b.StartTimer()
+				}
+				if _, err := st.verifier.Verify(ctx, st.tokens[i%tokenBatch]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkKeyLookup: MemoryKeyStore.Keys by username and kid, cycling
+// through every registered user so large stores pay their cache misses.
+func BenchmarkKeyLookup(b *testing.B) {
+	for _, users := range []int{1, 100_000} {
+		b.Run(fmt.Sprint("users=", users), func(b *testing.B) {
+			keys := asymjwt.NewMemoryKeyStore()
+			key, _ := asymjwt.GenerateKey("ed25519")
+			names := make([]string, users)
+			var kid string
+			for i := range names {
+				names[i] = fmt.Sprint("user-", i)
+				kid, _ = keys.Add(names[i], key.Public())
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := keys.Keys(ctx, names[i%users], kid); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkReplayClaim(b *testing.B) {
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%032x", i)
+	}
+	exp := time.Now().Add(time.Hour)
+	b.Run("single", func(b *testing.B) {
+		s := asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(len(keys)))
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if i%len(keys) == 0 {
+				b.StopTimer()
+				s = asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(len(keys)))
+				b.StartTimer()
+			}
+			s.Claim(ctx, keys[i%len(keys)], exp)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		s := asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(len(keys)))
+		var next atomic.Int64
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s.Claim(ctx, keys[next.Add(1)%int64(len(keys))], exp)
+			}
+		})
+	})
+}
+
+// BenchmarkReplayMemory reports the heap bytes per live entry of a
+// MemoryReplayStore holding 1,000,000 entries.
+func BenchmarkReplayMemory(b *testing.B) {
+	const entries = 1_000_000
+	keys := make([]string, entries)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%032x", i*7919)
+	}
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	var perEntry float64
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(2 * entries))
+		for _, k := range keys {
+			if ok, err := s.Claim(ctx, k, exp); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / entries
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(perEntry, "bytes/entry")
+}
