@@ -124,6 +124,11 @@ func marshalJSONString(s string) ([]byte, error) {
 // KeyID returns the kid sent with every token.
 func (s *Signer) KeyID() string { return s.kid }
 
+// HashesBody reports whether tokens from TokenFor, SignRequest and
+// Transport carry a bh claim (WithBodyHash). Transports that cannot hash
+// what they send (gRPC messages) refuse such signers.
+func (s *Signer) HashesBody() bool { return s.cfg.hashBody }
+
 // Algorithm returns the JWS alg used.
 func (s *Signer) Algorithm() string { return s.alg }
 
