@@ -47,7 +47,7 @@ func NewJWK(pub crypto.PublicKey) (JWK, error) {
 		return JWK{}, err
 	}
 	j := JWK{Use: "sig", Alg: algs[0], Kid: kid}
-	switch k := pub.(type) {
+	switch k := unpin(pub).(type) {
 	case *rsa.PublicKey:
 		j.Kty = "RSA"
 		j.N = b64.EncodeToString(k.N.Bytes())
@@ -95,6 +95,9 @@ func ParseJWK(data []byte) (crypto.PublicKey, error) {
 // PublicKey decodes the key. If the JWK names an alg, it must be one the
 // key allows.
 func (j JWK) PublicKey() (crypto.PublicKey, error) {
+	if j.Use != "" && j.Use != "sig" {
+		return nil, fmt.Errorf("%w: JWK use %q is not sig", ErrInvalidKey, j.Use)
+	}
 	var pub crypto.PublicKey
 	switch j.Kty {
 	case "RSA":

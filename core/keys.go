@@ -138,12 +138,11 @@ func parseOpenSSHPrivateKey(data, passphrase []byte) (any, error) {
 		key any
 		err error
 	)
-	if len(passphrase) == 0 {
-		key, err = ssh.ParseRawPrivateKey(data)
-	} else {
+	key, err = ssh.ParseRawPrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) && len(passphrase) > 0 {
 		key, err = ssh.ParseRawPrivateKeyWithPassphrase(data, passphrase)
 	}
-	var missing *ssh.PassphraseMissingError
 	switch {
 	case errors.As(err, &missing):
 		return nil, fmt.Errorf("%w: key is encrypted", ErrPassphrase)
@@ -225,9 +224,14 @@ func parseOpenSSHPublicKey(line []byte) (crypto.PublicKey, string, error) {
 	if bytes.IndexByte(line, '\n') >= 0 {
 		return nil, "", fmt.Errorf("%w: more than one line", ErrInvalidKey)
 	}
-	sshPub, comment, _, _, err := ssh.ParseAuthorizedKey(line)
+	sshPub, comment, options, _, err := ssh.ParseAuthorizedKey(line)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	// from=, command=, expiry-time= and the like restrict a key for SSH;
+	// they mean nothing here, and dropping them would silently widen it.
+	if len(options) > 0 {
+		return nil, "", fmt.Errorf("%w: authorized_keys options (%s) are not supported", ErrInvalidKey, strings.Join(options, ","))
 	}
 	// Security-key types (sk-*) sign with a different construction: they
 	// can never produce a JWS signature.
@@ -372,6 +376,9 @@ func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 	case *rsa.PublicKey:
 		if k.N == nil || k.N.BitLen() < MinRSABits {
 			return nil, fmt.Errorf("%w: RSA keys need at least %d bits", ErrInvalidKey, MinRSABits)
+		}
+		if k.E < 3 || k.E%2 == 0 {
+			return nil, fmt.Errorf("%w: bad RSA public exponent", ErrInvalidKey)
 		}
 		return rsaAlgorithms, nil
 	case *ecdsa.PublicKey:

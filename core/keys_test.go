@@ -301,3 +301,38 @@ func TestPinnedKey(t *testing.T) {
 		t.Fatal("pinning changed the fingerprint")
 	}
 }
+
+func TestAuthorizedKeyOptionsRefused(t *testing.T) {
+	line := `from="10.0.0.0/8",command="true" ` + strings.TrimSpace(string(readFixture(t, "keys", "openssh-ed25519.pub")))
+	if _, err := asymjwt.ParsePublicKey([]byte(line)); !errors.Is(err, asymjwt.ErrInvalidKey) {
+		t.Fatalf("err = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestPassphraseIgnoredForUnencryptedKeys(t *testing.T) {
+	for _, name := range []string{"openssh-ed25519", "ed25519.pkcs8.pem"} {
+		if _, err := asymjwt.ParsePrivateKey(readFixture(t, "keys", name), []byte("unneeded")); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestJWKOfPinnedKeyAndUse(t *testing.T) {
+	key, _ := asymjwt.GenerateKey("rsa")
+	pinned, _ := asymjwt.NewPinnedKey(key.Public(), "PS384")
+	j, err := asymjwt.NewJWK(pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Kty != "RSA" || j.Alg != "PS384" || j.N == "" {
+		t.Fatalf("JWK %+v", j)
+	}
+	back, err := j.PublicKey()
+	if err != nil || !publicEqual(back, key.Public()) {
+		t.Fatalf("round trip: %v", err)
+	}
+	j.Use = "enc"
+	if _, err := j.PublicKey(); !errors.Is(err, asymjwt.ErrInvalidKey) {
+		t.Fatalf("use enc: err = %v, want ErrInvalidKey", err)
+	}
+}

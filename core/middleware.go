@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 )
 
@@ -33,7 +34,11 @@ func bufferBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d, limit %d", ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	n := limit
+	if n < math.MaxInt64 {
+		n++ // one byte more than allowed tells "too large" from "exactly the limit"
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, n))
 	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
 	if err != nil {
 		return nil, err

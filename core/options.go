@@ -15,6 +15,10 @@ type SignerOption interface{ applySigner(*signerConfig) }
 // DefaultTolerance is the protocol's ±window around the server's clock.
 const DefaultTolerance = 20 * time.Second
 
+// MaxTolerance bounds WithTolerance: replay entries live as long as the
+// window, so the window cannot be made "infinite".
+const MaxTolerance = time.Hour
+
 // DefaultScheme is the Authorization scheme word.
 const DefaultScheme = "JWT"
 
@@ -61,7 +65,7 @@ type SharedOption interface {
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) ClockOption {
 	return sharedOption{
-		verifier: func(c *verifierConfig) { c.clock = now },
+		verifier: func(c *verifierConfig) { c.clock, c.customClock = now, true },
 		signer:   func(c *signerConfig) { c.clock = now },
 		replay:   func(c *memoryReplayConfig) { c.clock = now },
 	}
@@ -100,16 +104,18 @@ func WithPathPrefix(prefix string) SharedOption {
 	}
 }
 
-// WithTolerance sets the ±window for the time claim (default 20 s).
-// Replay entries live as long as the window, so a larger tolerance costs
-// replay-store memory.
+// WithTolerance sets the ±window for the time claim (default 20 s, at
+// most MaxTolerance). Replay entries live as long as the window, so a
+// larger tolerance costs replay-store memory.
 func WithTolerance(d time.Duration) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.tolerance = d })
 }
 
-// WithReplayStore sets where used tokens are recorded (default: a
-// MemoryReplayStore of the verifier's own). Services running as several
-// instances need a shared store.
+// WithReplayStore sets where used tokens are recorded. The default is one
+// MemoryReplayStore shared by every Verifier of the process that sets no
+// store of its own (a Verifier WithClock gets a private one). Services
+// running as several instances need a store they share (the redis
+// module), or a token accepted by one instance is fresh to the others.
 func WithReplayStore(s ReplayStore) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.replay = s })
 }

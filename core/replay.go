@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -57,10 +59,16 @@ const replayShards = 128
 //
 // It protects one process only: services that run as several instances
 // need a shared store (see the redis module).
+//
+// Create it with NewMemoryReplayStore; the zero value is not usable.
 type MemoryReplayStore struct {
 	clock  func() time.Time
+	seed   maphash.Seed // per store, so clients cannot aim tokens at one shard
 	shards [replayShards]replayShard
 }
+
+// processReplayStore is the default replay store of Verifiers that set none.
+var processReplayStore = sync.OnceValue(func() *MemoryReplayStore { return NewMemoryReplayStore() })
 
 type replayShard struct {
 	mu        sync.Mutex
@@ -94,7 +102,7 @@ func NewMemoryReplayStore(opts ...MemoryReplayOption) *MemoryReplayStore {
 		o.applyMemoryReplay(&cfg)
 	}
 	perShard := max(1, (cfg.maxEntries+replayShards-1)/replayShards)
-	s := &MemoryReplayStore{clock: cfg.clock}
+	s := &MemoryReplayStore{clock: cfg.clock, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[[replayKeyBytes]byte]uint32)
 		s.shards[i].cap = perShard
@@ -110,16 +118,21 @@ func (s *MemoryReplayStore) Claim(_ context.Context, key string, expires time.Ti
 	if expires.Nanosecond() != 0 {
 		exp++ // never expire early
 	}
-	sh := &s.shards[k[0]%replayShards]
+	if exp > math.MaxUint32 {
+		return false, fmt.Errorf("%w: expiry %d out of range", ErrStoreUnavailable, exp)
+	}
+	sh := &s.shards[maphash.Bytes(s.seed, k[:])%replayShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if old, ok := sh.entries[k]; ok && int64(old) > now {
 		return false, nil
 	}
 	if exp <= now {
-		return true, nil // already past its window: nothing left to guard
+		// An entry that would already be expired cannot guard anything:
+		// refuse rather than accept a token the store cannot remember.
+		return false, nil
 	}
-	if now >= sh.nextSweep || len(sh.entries) >= sh.cap {
+	if now >= sh.nextSweep {
 		sh.sweep(now)
 	}
 	if len(sh.entries) >= sh.cap {

@@ -29,7 +29,7 @@ func TestMemoryReplayStore(t *testing.T) {
 		{"other key", 0, "k2", exp, true},
 		{"still live one second before expiry", 20 * time.Second, "k1", exp, false},
 		{"free again at expiry", time.Second, "k1", clock.Add(42 * time.Second), true},
-		{"already expired: nothing to guard", 0, "k3", clock.Add(-time.Second), true},
+		{"already expired: refused, the store could not remember it", 0, "k3", clock.Add(-time.Second), false},
 		{"hex key form", 0, "0123456789abcdef0123456789abcdef", clock.Add(time.Hour), true},
 		{"hex key form again", 0, "0123456789abcdef0123456789abcdef", clock.Add(time.Hour), false},
 	}

@@ -222,6 +222,9 @@ func ecdsaJOSESignature(der []byte, pub *ecdsa.PublicKey) ([]byte, error) {
 		return nil, errors.New("asymjwt: signer returned a malformed ECDSA signature")
 	}
 	size := (pub.Curve.Params().BitSize + 7) / 8
+	if rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 8*size || rs.S.BitLen() > 8*size {
+		return nil, errors.New("asymjwt: signer returned an out-of-range ECDSA signature")
+	}
 	out := make([]byte, 2*size)
 	rs.R.FillBytes(out[:size])
 	rs.S.FillBytes(out[size:])

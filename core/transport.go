@@ -65,9 +65,10 @@ func readRequestBody(r *http.Request) ([]byte, error) {
 // sends with a fresh token — each retry and each redirect hop gets its own
 // — and then passes it to base (http.DefaultTransport when nil).
 //
-// A redirect to another host is sent unsigned, as http.Client drops
-// credentials on such redirects: a token signed for an unexpected host
-// could be replayed from there to the real service.
+// Once a redirect chain has left the first request's scheme and host, its
+// hops are sent unsigned, as http.Client drops credentials on such
+// redirects: a token signed for an unexpected host could be replayed from
+// there to the real service.
 func (s *Signer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -83,7 +84,7 @@ type signingTransport struct {
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A RoundTripper must not modify the caller's request.
 	out := req.Clone(req.Context())
-	if req.Response != nil && req.Response.Request != nil && req.Response.Request.URL.Host != req.URL.Host {
+	if crossedHosts(req) {
 		out.Header.Del("Authorization")
 		return t.base.RoundTrip(out)
 	}
@@ -94,4 +95,17 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	return t.base.RoundTrip(out)
+}
+
+// crossedHosts reports whether any hop of req's redirect chain changed
+// scheme or host: every hop is compared with the one before it, back to
+// the first request.
+func crossedHosts(req *http.Request) bool {
+	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
+		prev := r.Response.Request
+		if prev.URL.Host != r.URL.Host || prev.URL.Scheme != r.URL.Scheme {
+			return true
+		}
+	}
+	return false
 }

@@ -155,11 +155,19 @@ func TestTransport(t *testing.T) {
 	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/peek", http.StatusTemporaryRedirect)
 	})
+	mux.HandleFunc("/chain", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/hop", http.StatusTemporaryRedirect)
+	})
 	srv := httptest.NewServer(v.Middleware(mux))
 	defer srv.Close()
-	var leaked string
+	var leaked []string
 	other = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		leaked = r.Header.Get("Authorization")
+		if a := r.Header.Get("Authorization"); a != "" {
+			leaked = append(leaked, r.URL.Path+": "+a)
+		}
+		if r.URL.Path == "/hop" { // a second hop on the foreign host
+			http.Redirect(w, r, "/admin", http.StatusTemporaryRedirect)
+		}
 	}))
 	defer other.Close()
 
@@ -201,9 +209,11 @@ func TestTransport(t *testing.T) {
 	if len(seen) != 4 || seen[0] == seen[1] || seen[2] == seen[3] {
 		t.Fatalf("nonces %v", seen)
 	}
-	resp := post("/elsewhere", "secret")
-	resp.Body.Close()
-	if leaked != "" {
-		t.Fatalf("token sent to another host on redirect: %q", leaked)
+	for _, path := range []string{"/elsewhere", "/chain"} {
+		resp := post(path, "secret")
+		resp.Body.Close()
+	}
+	if len(leaked) != 0 {
+		t.Fatalf("tokens sent to another host on redirect: %q", leaked)
 	}
 }

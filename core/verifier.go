@@ -20,6 +20,7 @@ import (
 )
 
 type verifierConfig struct {
+	customClock     bool
 	tolerance       time.Duration
 	audiences       []string
 	replay          ReplayStore
@@ -88,8 +89,8 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		o.applyVerifier(&cfg)
 	}
 	switch {
-	case cfg.tolerance <= 0:
-		return nil, errors.New("asymjwt: tolerance must be positive")
+	case cfg.tolerance <= 0 || cfg.tolerance > MaxTolerance:
+		return nil, fmt.Errorf("asymjwt: tolerance must be in (0, %v]", MaxTolerance)
 	case cfg.scheme == "" || strings.ContainsAny(cfg.scheme, " \t"):
 		return nil, errors.New("asymjwt: scheme must be one word")
 	case cfg.maxTokenSize <= 0 || cfg.maxBodySize < 0:
@@ -100,7 +101,13 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		return nil, errors.New("asymjwt: realm must not contain quotes, backslashes or newlines")
 	}
 	if cfg.replay == nil {
-		cfg.replay = NewMemoryReplayStore(WithClock(cfg.clock))
+		if cfg.customClock {
+			cfg.replay = NewMemoryReplayStore(WithClock(cfg.clock))
+		} else {
+			// One store for the whole process, so that a token accepted by
+			// one Verifier (say, HTTP) is a replay for another (gRPC).
+			cfg.replay = processReplayStore()
+		}
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
@@ -226,6 +233,12 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 	requestBound, bodyBound, err := v.checkRequest(t, req)
 	if err != nil {
 		return nil, t, err
+	}
+	// Reading the body took as long as the client chose: the window must
+	// still be open when the nonce is recorded, or the store would guard
+	// an entry that has already expired.
+	if d := v.cfg.clock().Sub(issued); d > v.cfg.tolerance {
+		return nil, t, fmt.Errorf("%w: the window closed while the request was read", ErrStale)
 	}
 	// 7. Only now, with everything else checked, record the nonce: an
 	// attacker without a key can never fill the store.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -260,7 +261,7 @@ func TestVerifyAccepts(t *testing.T) {
 // used where it is valid, so refusals never consume nonces.
 func TestNonceRecordedLast(t *testing.T) {
 	w := newWorld(t)
-	replay := asymjwt.NewMemoryReplayStore()
+	replay := asymjwt.NewMemoryReplayStore(asymjwt.WithClock(fixedClock(now)))
 	token := forge(t, jwt.SigningMethodES256, w.alice.key, hdr("ES256", w.alice.kid), claims("alice", now, `,"aud":"orders"`))
 	wrong := newTestVerifier(t, w.keys, asymjwt.WithClock(fixedClock(now)), asymjwt.WithReplayStore(replay), asymjwt.WithAudience("billing"))
 	right := newTestVerifier(t, w.keys, asymjwt.WithClock(fixedClock(now)), asymjwt.WithReplayStore(replay), asymjwt.WithAudience("orders"))
@@ -490,6 +491,7 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 		{"require audience without one", keys, []asymjwt.VerifierOption{asymjwt.RequireAudience()}},
 		{"quote in realm", keys, []asymjwt.VerifierOption{asymjwt.WithRealm(`a"b`)}},
 		{"zero token size", keys, []asymjwt.VerifierOption{asymjwt.WithMaxTokenSize(0)}},
+		{"tolerance over an hour", keys, []asymjwt.VerifierOption{asymjwt.WithTolerance(100 * 365 * 24 * time.Hour)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,5 +499,68 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// TestSlowBodyCannotOutliveTheWindow: a client that sends its body slowly
+// must not get its token checked after the window closed, when the replay
+// entry would already have expired.
+func TestSlowBodyCannotOutliveTheWindow(t *testing.T) {
+	w := newWorld(t)
+	clock := time.Unix(now, 0)
+	replay := asymjwt.NewMemoryReplayStore(asymjwt.WithClock(func() time.Time { return clock }))
+	v := newTestVerifier(t, w.keys, asymjwt.WithClock(func() time.Time { return clock }),
+		asymjwt.WithReplayStore(replay), asymjwt.RequireBodyHash())
+	body := []byte("payload")
+	token := forge(t, jwt.SigningMethodES256, w.alice.key, hdr("ES256", w.alice.kid),
+		claims("alice", now, `,"bh":"`+asymjwt.BodyHash(body)+`"`))
+	slow := &asymjwt.Request{Method: "POST", Path: "/", Body: func(int64) ([]byte, error) {
+		clock = clock.Add(25 * time.Second) // the body trickles in
+		return body, nil
+	}}
+	for i := range 3 {
+		clock = time.Unix(now, 0)
+		if _, err := v.VerifyToken(context.Background(), token, slow); !errors.Is(err, asymjwt.ErrStale) {
+			t.Fatalf("attempt %d: err = %v, want ErrStale", i, err)
+		}
+	}
+	clock = time.Unix(now, 0)
+	fast := &asymjwt.Request{Method: "POST", Path: "/", Body: func(int64) ([]byte, error) { return body, nil }}
+	if _, err := v.VerifyToken(context.Background(), token, fast); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), token, fast); !errors.Is(err, asymjwt.ErrReplay) {
+		t.Fatalf("replay: %v", err)
+	}
+}
+
+// TestUnlimitedBodySizeStillBinds: the largest limit must not overflow
+// into reading nothing.
+func TestUnlimitedBodySizeStillBinds(t *testing.T) {
+	w := newWorld(t)
+	v := newTestVerifier(t, w.keys, asymjwt.RequireBodyHash(), asymjwt.WithMaxBodySize(math.MaxInt64))
+	s, _ := asymjwt.NewSigner("alice", w.aliceEd.key, asymjwt.WithBodyHash())
+	signed := httptest.NewRequest("POST", "/", strings.NewReader(""))
+	s.SignRequest(signed)
+	sent := httptest.NewRequest("POST", "/", strings.NewReader(`{"evil":true}`))
+	sent.Header.Set("Authorization", signed.Header.Get("Authorization"))
+	if _, err := v.VerifyRequest(sent); !errors.Is(err, asymjwt.ErrRequestMismatch) {
+		t.Fatalf("err = %v, want ErrRequestMismatch", err)
+	}
+}
+
+// TestDefaultReplayStoreIsShared: two Verifiers of one process without a
+// store of their own (say, HTTP and gRPC) share the replay store.
+func TestDefaultReplayStoreIsShared(t *testing.T) {
+	w := newWorld(t)
+	httpSide := newTestVerifier(t, w.keys)
+	grpcSide := newTestVerifier(t, w.keys)
+	s, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	token, _ := s.Token()
+	if _, err := httpSide.Verify(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := grpcSide.Verify(context.Background(), token); !errors.Is(err, asymjwt.ErrReplay) {
+		t.Fatalf("err = %v, want ErrReplay", err)
 	}
 }
