@@ -1,0 +1,31 @@
+// Package asymjwtredis is an asymjwt replay store on Redis, for services
+// that run as several instances.
+//
+// Each instance's in-memory replay store sees only its own traffic, so a
+// token accepted by one instance could be replayed to another. A [Store]
+// shared by every instance records each token with one atomic command,
+//
+//	SET <prefix><key> 1 NX EXAT <time + tolerance + 1 s>
+//
+// so of all instances that see a token, exactly one accepts it. The entry
+// expires on its own when the token's time window closes. Any Redis
+// failure refuses the request (asymjwt.ErrStoreUnavailable: HTTP 503, gRPC
+// Unavailable); it never lets a token through.
+//
+// It takes a [redis.UniversalClient], so a single node, Sentinel
+// (redis.NewFailoverClient) and Cluster all work:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
+//	store, err := asymjwtredis.New(rdb)
+//	if err != nil { ... }
+//	if err := store.Check(ctx); err != nil {
+//		// maxmemory-policy may evict replay entries, or could not be read:
+//		// stop, or log a warning.
+//	}
+//	v, err := asymjwt.NewVerifier(keys, asymjwt.WithReplayStore(store))
+//
+// Redis must run with maxmemory-policy noeviction ([Store.Check] reports
+// otherwise): an evicted entry can be replayed. An entry written just
+// before a failover or a restart without persistence can be lost the same
+// way; the README explains the bounds and what to do.
+package asymjwtredis

@@ -1,0 +1,176 @@
+package asymjwtredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is prepended to every replay key unless WithPrefix sets
+// another.
+const DefaultPrefix = "asymjwt:replay:"
+
+// DefaultTimeout bounds each Claim unless WithTimeout sets another.
+const DefaultTimeout = time.Second
+
+// Store is an asymjwt.ReplayStore on Redis, shared by every instance of a
+// service. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	// timeout bounds each Claim; 0 leaves only the caller's context.
+	timeout time.Duration
+	// ctxAware: the client aborts socket I/O when the context ends
+	// (ContextTimeoutEnabled), so Claim need not wait for it separately.
+	ctxAware bool
+}
+
+var _ asymjwt.ReplayStore = (*Store)(nil)
+
+type config struct {
+	prefix  string
+	timeout time.Duration
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithPrefix sets the prefix of every key the store writes (default
+// DefaultPrefix), to fit a Redis's key naming or an ACL key pattern.
+// Services that use one prefix on one Redis share their replay state: a
+// token used at one of them is refused at every other, even without aud.
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.prefix = prefix }
+}
+
+// WithTimeout bounds each Claim (default DefaultTimeout), on top of the
+// caller's context deadline; a Claim that runs out refuses the request.
+// 0 removes the bound: then the context and the client's own read and
+// write timeouts are the only limits.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}
+
+// New returns a Store that records tokens through client: a *redis.Client
+// (single node, or Sentinel with redis.NewFailoverClient), a
+// *redis.ClusterClient or a *redis.Ring. The client stays the caller's to
+// close.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("asymjwtredis: New needs a client")
+	}
+	cfg := config{prefix: DefaultPrefix, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.timeout < 0 {
+		return nil, errors.New("asymjwtredis: timeout must not be negative")
+	}
+	return &Store{
+		client:   client,
+		prefix:   cfg.prefix,
+		timeout:  cfg.timeout,
+		ctxAware: honoursContext(client),
+	}, nil
+}
+
+// honoursContext reports whether client ends socket I/O when the context
+// ends. go-redis does so only with ContextTimeoutEnabled; otherwise it
+// waits for its own read timeout whatever the context says.
+func honoursContext(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// Claim implements asymjwt.ReplayStore with one command,
+// SET <prefix><key> 1 NX EXAT|PXAT <expires>: Redis sets the key only if
+// it is absent, atomically, so of all instances claiming one token exactly
+// one gets true. A nil reply is a replay. Every failure to get that
+// answer (a Redis error, a reply other than OK or nil, the context's end
+// or the timeout) returns an error wrapping asymjwt.ErrStoreUnavailable,
+// never true: the verifier then refuses the request. A zero expires is an
+// error too, and an expiry already past is refused (false); in both cases
+// nothing is sent.
+//
+// When Claim gives up at a deadline the command may still reach Redis and
+// record the token, which is then refused ever after: that errs on the
+// safe side.
+func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool, error) {
+	if expires.IsZero() {
+		// go-redis would send SET without an expiry: a key kept forever.
+		return false, errors.New("asymjwtredis: Claim needs an expiry")
+	}
+	if !expires.After(time.Now()) {
+		// Redis would take the key and drop it at once: an entry that is
+		// already expired guards nothing, so the token is refused.
+		return false, nil
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	if ctx.Err() != nil {
+		return false, unavailable(context.Cause(ctx))
+	}
+	exp := ceilMillisecond(expires)
+	if s.ctxAware || ctx.Done() == nil {
+		return s.set(ctx, key, exp)
+	}
+	// The client would not stop at the deadline: wait for it apart, and
+	// leave it to finish within its own read timeout.
+	type result struct {
+		fresh bool
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fresh, err := s.set(ctx, key, exp)
+		done <- result{fresh, err}
+	}()
+	select {
+	case r := <-done:
+		return r.fresh, r.err
+	case <-ctx.Done():
+		return false, unavailable(context.Cause(ctx))
+	}
+}
+
+func (s *Store) set(ctx context.Context, key string, exp time.Time) (bool, error) {
+	reply, err := s.client.SetArgs(ctx, s.prefix+key, "1", redis.SetArgs{Mode: "NX", ExpireAt: exp}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, unavailable(err)
+	case reply != "OK":
+		return false, unavailable(fmt.Errorf("unexpected reply %q to SET NX", reply))
+	}
+	return true, nil
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("%w: redis: %w", asymjwt.ErrStoreUnavailable, err)
+}
+
+// ceilMillisecond rounds t up to Redis's resolution, so an entry never
+// expires early. go-redis sends a whole second as EXAT and anything finer
+// as PXAT, truncated to the millisecond.
+func ceilMillisecond(t time.Time) time.Time {
+	r := t.Truncate(time.Millisecond)
+	if r.Before(t) {
+		r = r.Add(time.Millisecond)
+	}
+	return r
+}
