@@ -1,0 +1,509 @@
+package asymjwt
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// AuthorizedKey is one public key of an authorized-keys file.
+type AuthorizedKey struct {
+	// Public is the key.
+	Public crypto.PublicKey
+	// KeyID is its fingerprint: the kid of the tokens it signs.
+	KeyID string
+	// Label is the key's comment: the comment of an OpenSSH line, or for
+	// a PEM block the "# ..." line right above it.
+	Label string
+}
+
+// MaxAuthorizedKeysFileSize bounds one user's file; a larger file is
+// reported as bad and not read.
+const MaxAuthorizedKeysFileSize = 1 << 20
+
+// errStoreClosed is what a closed key store answers: a store that no
+// longer refreshes must not keep vouching for keys (fail closed).
+var errStoreClosed = errors.New("asymjwt: key store closed")
+
+// sshKeyTypes are the OpenSSH key types that can sign tokens. Security-key
+// types (sk-*) wrap the same public keys but sign in a FIDO format no
+// token uses, so they are refused rather than silently accepted.
+var sshKeyTypes = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoRSA,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+}
+
+// ParseAuthorizedKeys reads one user's authorized-keys file: one key per
+// line in OpenSSH form ("ssh-ed25519 AAAA... comment"), or a PEM public
+// key block ("-----BEGIN PUBLIC KEY-----" ... "-----END PUBLIC KEY-----")
+// spanning several lines. Blank lines and lines starting with "#" are
+// skipped; a "#" line directly above a PEM block (no blank line between)
+// is that key's label, since PEM has no comment of its own.
+//
+// OpenSSH options (from=, command=, restrict, ...) are refused: they
+// would not be enforced here. A key listed twice is kept once, with its
+// first label. Any bad line fails the whole file, naming the line.
+func ParseAuthorizedKeys(data []byte) ([]AuthorizedKey, error) {
+	var (
+		keys  []AuthorizedKey
+		label string
+	)
+	lines := bytes.Split(data, []byte("\n"))
+	for i := 0; i < len(lines); i++ {
+		first := i + 1
+		line := bytes.TrimSpace(lines[i])
+		switch {
+		case len(line) == 0:
+			label = ""
+			continue
+		case line[0] == '#':
+			label = string(bytes.TrimSpace(line[1:]))
+			continue
+		}
+		var (
+			pub     crypto.PublicKey
+			comment string
+			err     error
+		)
+		if bytes.HasPrefix(line, []byte("-----BEGIN ")) {
+			end := i
+			for end < len(lines) && !bytes.HasPrefix(bytes.TrimSpace(lines[end]), []byte("-----END ")) {
+				end++
+			}
+			if end == len(lines) {
+				return nil, fmt.Errorf("line %d: %w: PEM block has no END line", first, ErrInvalidKey)
+			}
+			block := make([][]byte, 0, end-i+1)
+			for _, l := range lines[i : end+1] {
+				block = append(block, bytes.TrimSpace(l))
+			}
+			pub, _, err = ParseAuthorizedKey(bytes.Join(block, []byte("\n")))
+			comment = label
+			i = end
+		} else {
+			pub, comment, err = parseAuthorizedKeysLine(line)
+		}
+		label = ""
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", first, err)
+		}
+		kid, err := Fingerprint(pub)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", first, err)
+		}
+		if slices.ContainsFunc(keys, func(k AuthorizedKey) bool { return k.KeyID == kid }) {
+			continue
+		}
+		keys = append(keys, AuthorizedKey{Public: pub, KeyID: kid, Label: comment})
+	}
+	return keys, nil
+}
+
+func parseAuthorizedKeysLine(line []byte) (crypto.PublicKey, string, error) {
+	sshPub, comment, options, _, err := ssh.ParseAuthorizedKey(line)
+	switch {
+	case err != nil:
+		return nil, "", fmt.Errorf("%w: neither an OpenSSH public key nor a PEM block: %v", ErrInvalidKey, err)
+	case len(options) > 0:
+		return nil, "", fmt.Errorf("%w: OpenSSH options are not supported (they would not be enforced)", ErrInvalidKey)
+	case !slices.Contains(sshKeyTypes, sshPub.Type()):
+		return nil, "", fmt.Errorf("%w: unsupported OpenSSH key type %s", ErrInvalidKey, sshPub.Type())
+	}
+	pub := sshPub.(ssh.CryptoPublicKey).CryptoPublicKey()
+	if err := checkPublicKey(pub); err != nil {
+		return nil, "", err
+	}
+	return pub, comment, nil
+}
+
+// CheckUsername reports whether name can be a user's file name in an
+// authorized-keys directory: 1-256 bytes of valid UTF-8, no path
+// separator, no "..", not hidden (leading "."), no trailing "~" (editor
+// backups), no control characters.
+func CheckUsername(name string) error {
+	var reason string
+	switch {
+	case name == "":
+		reason = "empty"
+	case len(name) > maxUsernameLength:
+		reason = fmt.Sprintf("longer than %d bytes", maxUsernameLength)
+	case !utf8.ValidString(name):
+		reason = "not valid UTF-8"
+	case strings.ContainsAny(name, `/\`):
+		reason = "contains a path separator"
+	case strings.Contains(name, ".."):
+		reason = `contains ".."`
+	case name[0] == '.':
+		reason = "hidden (starts with a dot)"
+	case strings.HasSuffix(name, "~"):
+		reason = `ends with "~" (a backup file)`
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		reason = "contains a control character"
+	default:
+		return nil
+	}
+	return fmt.Errorf("asymjwt: invalid username %q: %s", name, reason)
+}
+
+// DefaultAuthorizedKeysPollInterval is how often an AuthorizedKeysDir
+// looks for changed files unless told otherwise.
+const DefaultAuthorizedKeysPollInterval = 2 * time.Second
+
+// AuthorizedKeysOption configures OpenAuthorizedKeysDir.
+type AuthorizedKeysOption func(*authorizedKeysConfig)
+
+type authorizedKeysConfig struct {
+	interval time.Duration
+	onError  func(error)
+	logger   *slog.Logger
+}
+
+// WithAuthorizedKeysPollInterval sets how often the directory is checked
+// for changes (default 2 s). A check costs one stat per file; files are
+// read again only when their size, modification time or identity
+// changed. d <= 0 turns polling off: call Reload yourself (on SIGHUP, say).
+func WithAuthorizedKeysPollInterval(d time.Duration) AuthorizedKeysOption {
+	return func(c *authorizedKeysConfig) { c.interval = d }
+}
+
+// WithAuthorizedKeysErrorHandler calls fn with every problem found while
+// loading: a bad or unreadable file (its last good keys stay in use), a
+// file name that is not a valid username (ignored), an unreadable
+// directory. fn runs on the loading goroutine: keep it short.
+func WithAuthorizedKeysErrorHandler(fn func(error)) AuthorizedKeysOption {
+	return func(c *authorizedKeysConfig) { c.onError = fn }
+}
+
+// WithAuthorizedKeysLogger sets where loads (Info) and problems (Error,
+// Warn for ignored names) are logged; default slog.Default().
+func WithAuthorizedKeysLogger(l *slog.Logger) AuthorizedKeysOption {
+	return func(c *authorizedKeysConfig) { c.logger = l }
+}
+
+// AuthorizedKeysDir is a KeyStore read from a directory with one file per
+// username, each file in the form ParseAuthorizedKeys reads — the
+// server-side counterpart of ~/.ssh/authorized_keys. The file name is the
+// username, exactly; names that fail CheckUsername are ignored (and
+// reported), hidden files silently, so an atomic writer can prepare
+// ".alice.tmp" and rename it to "alice". Symbolic links to regular files
+// are followed, which makes a Kubernetes ConfigMap or Secret volume work
+// as the directory.
+//
+// Changes are picked up by polling without dropping requests: lookups
+// read an immutable snapshot that a reload swaps atomically. A file that
+// cannot be read or parsed is reported and its last good keys stay in
+// use; removing a file removes the user; an empty file means no keys.
+// Write files by atomic rename: a file caught half-written may parse as
+// fewer keys.
+//
+// Lookups are O(1), take no lock and do not allocate. Close stops
+// polling; a closed store refuses every lookup.
+type AuthorizedKeysDir struct {
+	dir   string
+	cfg   authorizedKeysConfig
+	state atomic.Pointer[authorizedKeysState]
+
+	mu     sync.Mutex // serializes reloads; guards files and closed
+	files  map[string]*authorizedFile
+	closed bool
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{} // closed when the polling goroutine returned; nil without polling
+}
+
+// authorizedKeysState is what lookups read; replaced, never modified.
+type authorizedKeysState struct {
+	users  map[string]*authorizedUser
+	closed bool
+}
+
+type authorizedUser struct {
+	keys  []AuthorizedKey
+	all   []crypto.PublicKey
+	byKID map[string][]crypto.PublicKey
+}
+
+// authorizedFile is a directory entry as last seen.
+type authorizedFile struct {
+	info    fs.FileInfo     // the version last read, good or bad
+	user    *authorizedUser // its last good keys; nil if never good or empty
+	ignored bool            // the name is not a valid username
+}
+
+// OpenAuthorizedKeysDir loads dir and, unless polling is turned off,
+// starts watching it for changes. It fails only when dir cannot be read;
+// bad files are reported (error handler and log) and left out.
+func OpenAuthorizedKeysDir(dir string, opts ...AuthorizedKeysOption) (*AuthorizedKeysDir, error) {
+	cfg := authorizedKeysConfig{interval: DefaultAuthorizedKeysPollInterval}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if _, err := os.ReadDir(dir); err != nil {
+		return nil, fmt.Errorf("asymjwt: authorized keys directory: %w", err)
+	}
+	d := &AuthorizedKeysDir{
+		dir:   dir,
+		cfg:   cfg,
+		files: make(map[string]*authorizedFile),
+		stop:  make(chan struct{}),
+	}
+	d.state.Store(&authorizedKeysState{users: map[string]*authorizedUser{}})
+	// Problems with single files were reported; they do not stop the
+	// others from loading.
+	_ = d.reload(false)
+	if cfg.interval > 0 {
+		d.done = make(chan struct{})
+		go d.poll(cfg.interval)
+	}
+	return d, nil
+}
+
+// Keys implements KeyStore.
+func (d *AuthorizedKeysDir) Keys(_ context.Context, username, kid string) ([]crypto.PublicKey, error) {
+	st := d.state.Load()
+	if st.closed {
+		return nil, errStoreClosed
+	}
+	u := st.users[username]
+	if u == nil {
+		return nil, ErrUnknownUser
+	}
+	if kid == "" {
+		return u.all, nil
+	}
+	if one := u.byKID[kid]; one != nil {
+		return one, nil
+	}
+	return nil, ErrUnknownKey
+}
+
+// Users returns the usernames that have keys, sorted.
+func (d *AuthorizedKeysDir) Users() []string {
+	users := d.state.Load().users
+	names := make([]string, 0, len(users))
+	for name := range users {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// UserKeys returns username's keys in file order; nil for an unknown user.
+func (d *AuthorizedKeysDir) UserKeys(username string) []AuthorizedKey {
+	u := d.state.Load().users[username]
+	if u == nil {
+		return nil
+	}
+	return slices.Clone(u.keys)
+}
+
+// Reload reads every file again now, changed or not, and returns the
+// problems it found (also reported as usual). Bad files keep their last
+// good keys.
+func (d *AuthorizedKeysDir) Reload() error {
+	return d.reload(true)
+}
+
+// Close stops polling. Lookups are refused from then on. It is safe to
+// call more than once.
+func (d *AuthorizedKeysDir) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.stop)
+		if d.done != nil {
+			<-d.done
+		}
+		d.mu.Lock()
+		d.closed = true
+		d.state.Store(&authorizedKeysState{closed: true})
+		d.mu.Unlock()
+	})
+	return nil
+}
+
+func (d *AuthorizedKeysDir) poll(interval time.Duration) {
+	defer close(d.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			// Problems were reported; polling goes on.
+			_ = d.reload(false)
+		}
+	}
+}
+
+// reload brings the snapshot up to date with the directory. Unless force
+// is set, a file whose stat is unchanged is not read again.
+func (d *AuthorizedKeysDir) reload(force bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errStoreClosed
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		// Keep every user as they were: a directory briefly unreadable
+		// (remounted, permissions fixed) must not lock everyone out.
+		err = fmt.Errorf("asymjwt: authorized keys directory: %w", err)
+		d.report(err)
+		return err
+	}
+	var (
+		problems []error
+		changed  bool
+		next     = make(map[string]*authorizedFile, len(entries))
+	)
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		prev := d.files[name]
+		if err := CheckUsername(name); err != nil {
+			if force || prev == nil || !prev.ignored {
+				err = fmt.Errorf("asymjwt: authorized keys: ignoring %s: %w", filepath.Join(d.dir, name), err)
+				d.reportLevel(slog.LevelWarn, err)
+				problems = append(problems, err)
+			}
+			next[name] = &authorizedFile{ignored: true}
+			continue
+		}
+		path := filepath.Join(d.dir, name)
+		info, err := os.Stat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // removed since ReadDir, or a dangling link: no user
+		case err != nil:
+			err = fmt.Errorf("asymjwt: authorized keys %s: %w", path, err)
+			d.report(err)
+			problems = append(problems, err)
+			if prev != nil && !prev.ignored {
+				next[name] = prev
+			}
+			continue
+		case !info.Mode().IsRegular():
+			continue
+		}
+		if !force && prev != nil && !prev.ignored && sameFileVersion(prev.info, info) {
+			next[name] = prev
+			continue
+		}
+		changed = true
+		f := &authorizedFile{info: info}
+		user, readInfo, err := readAuthorizedKeysFile(path)
+		if readInfo != nil {
+			f.info = readInfo
+		}
+		if err != nil {
+			err = fmt.Errorf("asymjwt: authorized keys %s: %w", path, err)
+			d.report(err)
+			problems = append(problems, err)
+			if prev != nil {
+				f.user = prev.user // the last good keys stay in use
+			}
+		} else {
+			f.user = user
+		}
+		next[name] = f
+	}
+	for name := range d.files {
+		if _, ok := next[name]; !ok {
+			changed = true
+		}
+	}
+	d.files = next
+	if changed {
+		users := make(map[string]*authorizedUser, len(next))
+		for name, f := range next {
+			if f.user != nil {
+				users[name] = f.user
+			}
+		}
+		d.state.Store(&authorizedKeysState{users: users})
+		d.cfg.logger.LogAttrs(context.Background(), slog.LevelInfo, "asymjwt: authorized keys loaded",
+			slog.String("dir", d.dir), slog.Int("users", len(users)))
+	}
+	return errors.Join(problems...)
+}
+
+func (d *AuthorizedKeysDir) report(err error) { d.reportLevel(slog.LevelError, err) }
+
+func (d *AuthorizedKeysDir) reportLevel(level slog.Level, err error) {
+	d.cfg.logger.LogAttrs(context.Background(), level, "asymjwt: authorized keys problem",
+		slog.String("error", err.Error()))
+	if d.cfg.onError != nil {
+		d.cfg.onError(err)
+	}
+}
+
+// sameFileVersion reports whether two stats show the same version of a
+// file: an atomic rename changes the identity, an in-place write the
+// modification time or size.
+func sameFileVersion(a, b fs.FileInfo) bool {
+	return a != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) &&
+		a.Size() == b.Size() && a.Mode() == b.Mode()
+}
+
+// readAuthorizedKeysFile reads and parses one user's file. The stat it
+// returns is of the file actually read, so a later change is noticed. A
+// file without keys yields a nil user.
+func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if info.Size() > MaxAuthorizedKeysFileSize {
+		return nil, info, fmt.Errorf("file is larger than %d bytes", MaxAuthorizedKeysFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxAuthorizedKeysFileSize+1))
+	if err != nil {
+		return nil, info, err
+	}
+	if len(data) > MaxAuthorizedKeysFileSize {
+		return nil, info, fmt.Errorf("file is larger than %d bytes", MaxAuthorizedKeysFileSize)
+	}
+	keys, err := ParseAuthorizedKeys(data)
+	if err != nil {
+		return nil, info, err
+	}
+	if len(keys) == 0 {
+		return nil, info, nil
+	}
+	u := &authorizedUser{
+		keys:  keys,
+		all:   make([]crypto.PublicKey, len(keys)),
+		byKID: make(map[string][]crypto.PublicKey, len(keys)),
+	}
+	for i, k := range keys {
+		u.all[i] = k.Public
+		u.byKID[k.KeyID] = u.all[i : i+1 : i+1]
+	}
+	return u, info, nil
+}

@@ -1,0 +1,54 @@
+package asymjwt
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// keyChain is the KeyStore of ChainKeyStores.
+type keyChain []KeyStore
+
+// ChainKeyStores returns a KeyStore that asks stores in order, and the
+// first that knows the user wins: it alone decides about that user's
+// keys. A user is known to a store unless the store answers
+// ErrUnknownUser (or no keys and no error, for a lookup without kid).
+// So a store further down can never add a key to a user that an earlier
+// store owns: ErrUnknownKey from the owner is final. Put the stores you
+// administer most carefully first.
+//
+// Any other error stops the chain and is returned as it is, so the
+// verifier refuses the request as a store failure (503): a store that
+// could not answer might have owned the user, and asking the next one
+// instead would let it answer for a user it does not own. Unknown
+// everywhere is ErrUnknownUser.
+//
+// The chain does not record key use: wrap it in NewLastUsedStore for
+// that. It panics if a store is nil.
+func ChainKeyStores(stores ...KeyStore) KeyStore {
+	for i, s := range stores {
+		if s == nil {
+			panic(fmt.Sprintf("asymjwt: ChainKeyStores: store %d is nil", i))
+		}
+	}
+	return keyChain(slices.Clone(stores))
+}
+
+// Keys implements KeyStore.
+func (c keyChain) Keys(ctx context.Context, username, kid string) ([]crypto.PublicKey, error) {
+	for _, s := range c {
+		keys, err := s.Keys(ctx, username, kid)
+		switch {
+		case err == nil && len(keys) > 0:
+			return keys, nil
+		case err == nil && kid != "":
+			return nil, ErrUnknownKey
+		case err == nil, errors.Is(err, ErrUnknownUser):
+			continue
+		}
+		return nil, err
+	}
+	return nil, ErrUnknownUser
+}
