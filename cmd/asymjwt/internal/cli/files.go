@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+)
+
+// maxInput bounds what is read from a file or stdin: keys, tokens and
+// request bodies given on the command line.
+const maxInput = 16 << 20
+
+// readInput reads path, or stdin when path is "-".
+func readInput(e *env, path string) ([]byte, error) {
+	if path == "-" {
+		data, err := io.ReadAll(io.LimitReader(e.stdin, maxInput+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading stdin: %w", err)
+		}
+		if len(data) > maxInput {
+			return nil, fmt.Errorf("stdin: more than %d bytes", maxInput)
+		}
+		return data, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxInput {
+		return nil, fmt.Errorf("%s: more than %d bytes", path, maxInput)
+	}
+	return data, nil
+}
+
+// readPassphrase reads a passphrase file; one trailing newline (as
+// written by echo) is not part of it. An empty path means none.
+func readPassphrase(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("passphrase: %w", err)
+	}
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	data = bytes.TrimSuffix(data, []byte("\r"))
+	if len(data) == 0 {
+		return nil, fmt.Errorf("passphrase file %s is empty", path)
+	}
+	return data, nil
+}
+
+// loadSigner reads a private key file (any format core reads).
+func loadSigner(e *env, path, passphraseFile string) (crypto.Signer, error) {
+	data, err := readInput(e, path)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := readPassphrase(passphraseFile)
+	if err != nil {
+		return nil, err
+	}
+	key, err := asymjwt.ParsePrivateKey(data, pass)
+	if err != nil {
+		return nil, keyError(path, err)
+	}
+	return key, nil
+}
+
+// loadPublicKey reads the public key of a key file: a public key in any
+// format core reads, or a private key (whose public half is used). The
+// comment of an OpenSSH line is returned as well.
+func loadPublicKey(e *env, path, passphraseFile string) (crypto.PublicKey, string, error) {
+	data, err := readInput(e, path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
+		pub, comment, err := asymjwt.ParseAuthorizedKey(data)
+		if err != nil {
+			return nil, "", keyError(path, err)
+		}
+		return pub, comment, nil
+	}
+	pass, err := readPassphrase(passphraseFile)
+	if err != nil {
+		return nil, "", err
+	}
+	key, err := asymjwt.ParsePrivateKey(data, pass)
+	if err != nil {
+		return nil, "", keyError(path, err)
+	}
+	return key.Public(), "", nil
+}
+
+func keyError(path string, err error) error {
+	if path == "-" {
+		path = "stdin"
+	}
+	if errors.Is(err, asymjwt.ErrPassphrase) {
+		return fmt.Errorf("%s: %w (give the passphrase with --passphrase-file)", path, err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// keyType names a public key as keygen's --type does, with the RSA size
+// always spelled out.
+func keyType(pub crypto.PublicKey) string {
+	if p, ok := pub.(*asymjwt.PinnedKey); ok {
+		pub = p.PublicKey
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("rsa%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return strings.ToLower(strings.ReplaceAll(k.Curve.Params().Name, "-", ""))
+	case ed25519.PublicKey:
+		return "ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+// createExclusive writes a new file; it fails if path exists.
+func createExclusive(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists (use --force to overwrite)", path)
+		}
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data through a temporary file in the
+// same directory and a rename, so readers see the old or the new content,
+// never a part. The temporary name starts with a dot, which directory
+// watchers skip.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
