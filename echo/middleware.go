@@ -1,0 +1,93 @@
+package asymjwtecho
+
+import (
+	"net/http"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Config configures MiddlewareWithConfig. The zero value is what
+// Middleware uses.
+type Config struct {
+	// Skipper lets requests for which it returns true through unchecked.
+	// Default: middleware.DefaultSkipper (check every request).
+	Skipper middleware.Skipper
+
+	// Optional lets requests without credentials through anonymously:
+	// Identity reports false for them. Requests that present credentials
+	// must still pass: invalid credentials are refused, never downgraded,
+	// and a store failure is still a 503.
+	Optional bool
+
+	// ErrorHandler replaces the answer to a refused request. err matches
+	// asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err)
+	// gives the default status; do not send err to the client. What it
+	// returns is returned by the middleware (nil: it wrote the response).
+	// next is never called for a refused request.
+	ErrorHandler func(c echo.Context, err error) error
+
+	// SuccessHandler runs after a request was authenticated, with its
+	// identity already on the context, before next. An error it returns
+	// stops the chain and is returned by the middleware.
+	SuccessHandler func(c echo.Context, id *asymjwt.Identity) error
+}
+
+// Middleware returns echo middleware that authenticates each request with
+// v. It panics if v is nil.
+func Middleware(v *asymjwt.Verifier) echo.MiddlewareFunc {
+	return MiddlewareWithConfig(v, Config{})
+}
+
+// MiddlewareWithConfig is Middleware with options. It panics if v is nil.
+func MiddlewareWithConfig(v *asymjwt.Verifier, config Config) echo.MiddlewareFunc {
+	if v == nil {
+		panic("asymjwtecho: middleware needs a *asymjwt.Verifier")
+	}
+	if config.Skipper == nil {
+		config.Skipper = middleware.DefaultSkipper
+	}
+	if config.ErrorHandler == nil {
+		config.ErrorHandler = func(c echo.Context, err error) error {
+			status := asymjwt.StatusCode(err)
+			if status == http.StatusUnauthorized {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, v.Challenge())
+			}
+			return &echo.HTTPError{Code: status, Message: http.StatusText(status), Internal: err}
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if config.Skipper(c) {
+				return next(c)
+			}
+			r := c.Request()
+			id, err := v.VerifyRequest(r)
+			switch {
+			case err == nil:
+				c.SetRequest(r.WithContext(asymjwt.NewContext(r.Context(), id)))
+				if config.SuccessHandler != nil {
+					if err := config.SuccessHandler(c, id); err != nil {
+						return err
+					}
+				}
+			case config.Optional && asymjwt.IsAnonymous(err):
+			default:
+				return config.ErrorHandler(c, err)
+			}
+			return next(c)
+		}
+	}
+}
+
+// Identity returns the identity the middleware authenticated; false for
+// an anonymous request (optional mode, skipped requests) or one that
+// never passed the middleware.
+func Identity(c echo.Context) (*asymjwt.Identity, bool) {
+	r := c.Request()
+	if r == nil {
+		return nil, false
+	}
+	return asymjwt.FromContext(r.Context())
+}

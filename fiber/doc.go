@@ -1,0 +1,41 @@
+// Package asymjwtfiber authenticates fiber (v2) requests with asymjwt:
+// signed, single-use JWTs from services that hold a private key, checked
+// against the public keys the server trusts.
+//
+//	v, err := asymjwt.NewVerifier(keys, asymjwt.WithAudience("billing"))
+//	...
+//	app := fiber.New()
+//	app.Use(asymjwtfiber.New(v))
+//	app.Get("/invoices", func(c *fiber.Ctx) error {
+//		id, _ := asymjwtfiber.Identity(c)
+//		return c.JSON(fiber.Map{"caller": id.Username})
+//	})
+//
+// Fiber runs on fasthttp, so the middleware describes the request to
+// [asymjwt.Verifier.Authenticate] from fasthttp directly, without
+// converting it to net/http: every Authorization header value (two are
+// refused), the method, the path exactly as sent (URI().PathOriginal())
+// and the raw query for qsh, and the raw body bytes for bh — as received,
+// before any Content-Encoding is undone, read no further than the
+// verifier's body limit (also when StreamRequestBody is on). The body
+// stays readable by handlers. On success the [asymjwt.Identity] is on the
+// request's user context: [Identity] returns it, and so does
+// [asymjwt.FromContext] on c.UserContext(), so handlers written against
+// core work unchanged. No string key is used (c.Locals is left alone).
+//
+// On refusal c.Next is never called. The default answer is 401 with the
+// WWW-Authenticate challenge, or 503 when a key or replay store failed,
+// with a body naming only the status; the reason goes to the verifier's
+// log and observer. [Config] changes that: Next, Optional, ErrorHandler,
+// SuccessHandler.
+//
+// Per route or group, pass the handler where fiber takes handlers:
+//
+//	admin := app.Group("/admin", asymjwtfiber.New(v))
+//	app.Post("/hooks", asymjwtfiber.New(v), hook)
+//
+// To hash multipart/form-data bodies (bh), set fiber.Config's
+// DisablePreParseMultipartForm: fasthttp otherwise parses such bodies
+// while reading them and keeps no copy of the bytes sent, so their hash
+// cannot be checked and the request is refused.
+package asymjwtfiber

@@ -1,0 +1,149 @@
+package asymjwtfiber
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Config configures New.
+type Config struct {
+	// Next lets requests for which it returns true through unchecked.
+	// Default: nil (check every request).
+	Next func(c *fiber.Ctx) bool
+
+	// Optional lets requests without credentials through anonymously:
+	// Identity reports false for them. Requests that present credentials
+	// must still pass: invalid credentials are refused, never downgraded,
+	// and a store failure is still a 503.
+	Optional bool
+
+	// ErrorHandler replaces the answer to a refused request. err matches
+	// asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err)
+	// gives the default status; do not send err to the client. What it
+	// returns is returned by the handler, to fiber's ErrorHandler when not
+	// nil. c.Next is never called for a refused request.
+	ErrorHandler fiber.ErrorHandler
+
+	// SuccessHandler runs after a request was authenticated, with its
+	// identity already on the context, before c.Next. An error it returns
+	// stops the chain and is returned by the handler.
+	SuccessHandler func(c *fiber.Ctx, id *asymjwt.Identity) error
+}
+
+var authorization = []byte(fiber.HeaderAuthorization)
+
+// New returns a fiber handler that authenticates each request with v. It
+// panics if v is nil.
+func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
+	if v == nil {
+		panic("asymjwtfiber: New needs a *asymjwt.Verifier")
+	}
+	var cfg Config
+	if len(config) > 0 {
+		cfg = config[0]
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = func(c *fiber.Ctx, err error) error {
+			status := asymjwt.StatusCode(err)
+			if status == http.StatusUnauthorized {
+				c.Set(fiber.HeaderWWWAuthenticate, v.Challenge())
+			}
+			return c.SendStatus(status)
+		}
+	}
+	return func(c *fiber.Ctx) error {
+		if cfg.Next != nil && cfg.Next(c) {
+			return c.Next()
+		}
+		// Every value, matched case-insensitively whatever fiber's header
+		// normalization, so that two credentials are seen and refused.
+		var values []string
+		c.Request().Header.VisitAll(func(key, value []byte) {
+			if bytes.EqualFold(key, authorization) {
+				values = append(values, string(value))
+			}
+		})
+		ctx := c.UserContext()
+		id, err := v.Authenticate(ctx, values, request(c))
+		switch {
+		case err == nil:
+			c.SetUserContext(asymjwt.NewContext(ctx, id))
+			if cfg.SuccessHandler != nil {
+				if err := cfg.SuccessHandler(c, id); err != nil {
+					return err
+				}
+			}
+		case cfg.Optional && asymjwt.IsAnonymous(err):
+		default:
+			return cfg.ErrorHandler(c, err)
+		}
+		return c.Next()
+	}
+}
+
+// request describes c for qsh and bh as the client sent it: the path as
+// in the request line (fiber routes on it too) and the raw query.
+func request(c *fiber.Ctx) *asymjwt.Request {
+	uri := c.Request().URI()
+	return &asymjwt.Request{
+		Method:   c.Method(),
+		Path:     string(uri.PathOriginal()),
+		RawQuery: string(uri.QueryString()),
+		Body:     func(limit int64) ([]byte, error) { return body(c, limit) },
+	}
+}
+
+var errMultipart = errors.New("asymjwtfiber: fasthttp parsed the multipart body and kept no copy of the bytes sent; set fiber.Config.DisablePreParseMultipartForm to check its hash")
+
+// body returns the request body as received (still content-encoded: bh
+// covers the bytes sent), reading no more than limit.
+func body(c *fiber.Ctx, limit int64) ([]byte, error) {
+	req := c.Request()
+	if n := req.Header.ContentLength(); int64(n) > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d, limit %d", asymjwt.ErrBodyTooLarge, n, limit)
+	}
+	if req.IsBodyStream() {
+		// StreamRequestBody: read at most limit+1 bytes, then keep them as
+		// the body the handler reads.
+		data, err := io.ReadAll(io.LimitReader(req.BodyStream(), limit+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data)) > limit {
+			return nil, fmt.Errorf("%w: more than %d bytes", asymjwt.ErrBodyTooLarge, limit)
+		}
+		req.SetBodyRaw(data)
+		return data, nil
+	}
+	if preParsedMultipart(c) {
+		return nil, errMultipart
+	}
+	data := req.Body()
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", asymjwt.ErrBodyTooLarge, limit)
+	}
+	return data, nil
+}
+
+// preParsedMultipart reports whether fasthttp parsed the body as a
+// multipart form while reading it, which it does, keeping no raw copy,
+// for a body of known length with a boundary and no Content-Encoding
+// unless the app disables it (fasthttp's Request.ContinueReadBody).
+func preParsedMultipart(c *fiber.Ctx) bool {
+	h := &c.Request().Header
+	return len(h.MultipartFormBoundary()) > 0 && h.ContentLength() > 0 && len(h.ContentEncoding()) == 0 &&
+		!c.App().Config().DisablePreParseMultipartForm
+}
+
+// Identity returns the identity the middleware authenticated; false for
+// an anonymous request (optional mode, skipped requests) or one that
+// never passed the middleware.
+func Identity(c *fiber.Ctx) (*asymjwt.Identity, bool) {
+	return asymjwt.FromContext(c.UserContext())
+}

@@ -1,0 +1,271 @@
+package asymjwtfiber_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	asymjwtfiber "github.com/asymjwt/asymjwt/fiber"
+	"github.com/gofiber/fiber/v2"
+)
+
+// env is a verifier trusting alice, with what it reported.
+type env struct {
+	v     *asymjwt.Verifier
+	alice signers
+	mu    sync.Mutex
+	errs  []error
+}
+
+type signers struct {
+	plain, bound *asymjwt.Signer
+}
+
+func setup(t *testing.T, opts ...asymjwt.VerifierOption) *env {
+	t.Helper()
+	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := asymjwt.NewMemoryKeyStore()
+	if _, err := keys.Add("alice", key.Public()); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{}
+	opts = append(opts,
+		asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
+		asymjwt.WithObserver(func(_ context.Context, o asymjwt.Outcome) {
+			e.mu.Lock()
+			e.errs = append(e.errs, o.Err)
+			e.mu.Unlock()
+		}))
+	if e.v, err = asymjwt.NewVerifier(keys, opts...); err != nil {
+		t.Fatal(err)
+	}
+	if e.alice.plain, err = asymjwt.NewSigner("alice", key); err != nil {
+		t.Fatal(err)
+	}
+	if e.alice.bound, err = asymjwt.NewSigner("alice", key, asymjwt.WithRequestBinding(), asymjwt.WithBodyHash()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// lastErr returns what the verifier reported last.
+func (e *env) lastErr(t *testing.T) error {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.errs) == 0 {
+		t.Fatal("the verifier reported nothing")
+	}
+	return e.errs[len(e.errs)-1]
+}
+
+// send sends req to base, signed by s when s is not nil, and returns the
+// status and body.
+func send(t *testing.T, s *asymjwt.Signer, req *http.Request) (int, string) {
+	t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	var rt http.RoundTripper = tr
+	if s != nil {
+		rt = s.Transport(tr)
+	}
+	res, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(body)
+}
+
+func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// whoami answers with the caller's name, "anonymous" without one.
+func whoami(c *fiber.Ctx) error {
+	if id, ok := asymjwtfiber.Identity(c); ok {
+		return c.SendString(id.Username)
+	}
+	return c.SendString("anonymous")
+}
+
+func quiet(cfg fiber.Config) *fiber.App {
+	cfg.DisableStartupMessage = true
+	return fiber.New(cfg)
+}
+
+func TestPlacement(t *testing.T) {
+	e := setup(t)
+	app := quiet(fiber.Config{})
+	app.Get("/open", whoami)
+	app.Post("/hooks", asymjwtfiber.New(e.v), whoami)
+	admin := app.Group("/admin", asymjwtfiber.New(e.v))
+	admin.Get("/users/:id", whoami)
+	app.Get("/users/:id", asymjwtfiber.New(e.v, asymjwtfiber.Config{
+		Next: func(c *fiber.Ctx) bool { return c.Params("id") == "me" },
+	}), whoami)
+	base := listen(t, app)
+	for _, tc := range []struct {
+		method, path string
+		signed       bool
+		status       int
+		body         string
+	}{
+		{http.MethodGet, "/open", false, http.StatusOK, "anonymous"},
+		{http.MethodGet, "/open", true, http.StatusOK, "anonymous"},
+		{http.MethodPost, "/hooks", false, http.StatusUnauthorized, "Unauthorized"},
+		{http.MethodPost, "/hooks", true, http.StatusOK, "alice"},
+		{http.MethodGet, "/admin/users/7", false, http.StatusUnauthorized, "Unauthorized"},
+		{http.MethodGet, "/admin/users/7", true, http.StatusOK, "alice"},
+		{http.MethodGet, "/users/me", false, http.StatusOK, "anonymous"},
+		{http.MethodGet, "/users/7", false, http.StatusUnauthorized, "Unauthorized"},
+	} {
+		signer := map[bool]*asymjwt.Signer{true: e.alice.plain}[tc.signed]
+		status, body := send(t, signer, newRequest(t, tc.method, base+tc.path, nil))
+		if status != tc.status || body != tc.body {
+			t.Errorf("%s %s signed=%v: %d %q, want %d %q", tc.method, tc.path, tc.signed, status, body, tc.status, tc.body)
+		}
+	}
+}
+
+// TestHeaderCase checks every Authorization value is found whatever its
+// case, also when fiber keeps header names as sent.
+func TestHeaderCase(t *testing.T) {
+	for _, normalize := range []bool{true, false} {
+		e := setup(t)
+		app := quiet(fiber.Config{DisableHeaderNormalizing: !normalize})
+		app.Use(asymjwtfiber.New(e.v))
+		app.Get("/x", whoami)
+		base := listen(t, app)
+		for _, tc := range []struct {
+			names  []string
+			status int
+			want   error
+		}{
+			{[]string{"authorization"}, http.StatusOK, nil},
+			{[]string{"AUTHORIZATION"}, http.StatusOK, nil},
+			{[]string{"Authorization", "authorization"}, http.StatusUnauthorized, asymjwt.ErrMultipleCredentials},
+		} {
+			req := newRequest(t, http.MethodGet, base+"/x", nil)
+			for _, name := range tc.names {
+				tok, err := e.alice.plain.Token()
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header[name] = []string{e.alice.plain.AuthorizationValue(tok)} // sent as spelled
+			}
+			status, _ := send(t, nil, req)
+			if err := e.lastErr(t); status != tc.status || !errors.Is(err, tc.want) {
+				t.Errorf("normalize=%v %q: %d (%v), want %d (%v)", normalize, tc.names, status, err, tc.status, tc.want)
+			}
+		}
+	}
+}
+
+// TestRawBody checks bh covers the body as sent: compressed bytes, not
+// what c.Body() decompresses them to.
+func TestRawBody(t *testing.T) {
+	e := setup(t, asymjwt.RequireBodyHash())
+	app := quiet(fiber.Config{})
+	app.Use(asymjwtfiber.New(e.v))
+	app.Post("/x", func(c *fiber.Ctx) error { return c.Send(c.Body()) })
+	base := listen(t, app)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	io.WriteString(w, "the payload")
+	w.Close()
+	req := newRequest(t, http.MethodPost, base+"/x", bytes.NewReader(gz.Bytes()))
+	req.Header.Set("Content-Encoding", "gzip")
+	if status, body := send(t, e.alice.bound, req); status != http.StatusOK || body != "the payload" {
+		t.Errorf("%d %q (%v), want 200 and the decompressed payload", status, body, e.lastErr(t))
+	}
+}
+
+func TestMultipart(t *testing.T) {
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	mw.WriteField("invoice", "42")
+	mw.Close()
+	for _, tc := range []struct {
+		name    string
+		disable bool
+		status  int
+		body    string
+	}{
+		{"pre-parsed", false, http.StatusUnauthorized, "Unauthorized"},
+		{"kept raw", true, http.StatusOK, "42"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, asymjwt.RequireBodyHash())
+			app := quiet(fiber.Config{DisablePreParseMultipartForm: tc.disable})
+			app.Use(asymjwtfiber.New(e.v))
+			app.Post("/x", func(c *fiber.Ctx) error { return c.SendString(c.FormValue("invoice")) })
+			req := newRequest(t, http.MethodPost, listen(t, app)+"/x", bytes.NewReader(form.Bytes()))
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			status, body := send(t, e.alice.bound, req)
+			if status != tc.status || body != tc.body {
+				t.Errorf("%d %q, want %d %q", status, body, tc.status, tc.body)
+			}
+			if err := e.lastErr(t); tc.status != http.StatusOK && !strings.Contains(err.Error(), "DisablePreParseMultipartForm") {
+				t.Errorf("reason %v does not say what to do", err)
+			}
+		})
+	}
+}
+
+func TestSuccessHandlerStopsChain(t *testing.T) {
+	e := setup(t)
+	var ran atomic.Bool
+	app := quiet(fiber.Config{})
+	app.Use(asymjwtfiber.New(e.v, asymjwtfiber.Config{
+		SuccessHandler: func(c *fiber.Ctx, id *asymjwt.Identity) error {
+			if got, ok := asymjwtfiber.Identity(c); !ok || got != id {
+				t.Errorf("identity not on the context in the success handler")
+			}
+			return fiber.ErrForbidden
+		},
+	}))
+	app.Get("/x", func(c *fiber.Ctx) error { ran.Store(true); return nil })
+	if status, _ := send(t, e.alice.plain, newRequest(t, http.MethodGet, listen(t, app)+"/x", nil)); status != http.StatusForbidden || ran.Load() {
+		t.Errorf("%d, handler ran %v: want 403 and the chain stopped", status, ran.Load())
+	}
+}
+
+func TestIdentityWithoutMiddleware(t *testing.T) {
+	app := quiet(fiber.Config{})
+	app.Get("/x", whoami)
+	if status, body := send(t, nil, newRequest(t, http.MethodGet, listen(t, app)+"/x", nil)); status != http.StatusOK || body != "anonymous" {
+		t.Errorf("%d %q", status, body)
+	}
+}
+
+func TestNilVerifierPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New(nil) did not panic")
+		}
+	}()
+	asymjwtfiber.New(nil)
+}

@@ -1,0 +1,105 @@
+package asymjwtgin
+
+import (
+	"slices"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/gin-gonic/gin"
+)
+
+// Option configures Middleware.
+type Option func(*config)
+
+type config struct {
+	optional  bool
+	skipPaths []string
+	skipper   gin.Skipper
+	onError   func(*gin.Context, error)
+	onSuccess func(*gin.Context, *asymjwt.Identity)
+}
+
+// Optional lets requests without credentials through anonymously:
+// Identity reports false for them. Requests that present credentials must
+// still pass: invalid credentials are refused, never downgraded, and a
+// store failure is still a 503.
+func Optional() Option {
+	return func(c *config) { c.optional = true }
+}
+
+// WithSkipPaths lets requests to the given routes through unchecked. Each
+// is a route pattern as registered and as c.FullPath() reports it
+// ("/healthz", "/users/:id"), not a request path: the routes are skipped
+// however their requests spell the path, and nothing else is.
+func WithSkipPaths(routes ...string) Option {
+	return func(c *config) { c.skipPaths = append(c.skipPaths, routes...) }
+}
+
+// WithSkipper lets requests for which skip returns true through
+// unchecked, as gin.LoggerConfig's Skip does for logging.
+func WithSkipper(skip gin.Skipper) Option {
+	return func(c *config) { c.skipper = skip }
+}
+
+// WithErrorHandler replaces the answer to a refused request. err matches
+// asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err) gives
+// the default status; do not send err to the client. The chain is aborted
+// after fn returns, whatever fn does.
+func WithErrorHandler(fn func(c *gin.Context, err error)) Option {
+	return func(c *config) { c.onError = fn }
+}
+
+// WithSuccessHandler runs fn after a request was authenticated, with its
+// identity already on the context, before the next handler. If fn aborts
+// (c.Abort and friends), the chain stops there.
+func WithSuccessHandler(fn func(c *gin.Context, id *asymjwt.Identity)) Option {
+	return func(c *config) { c.onSuccess = fn }
+}
+
+// Middleware returns a gin handler that authenticates each request with
+// v. It panics if v is nil.
+func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
+	if v == nil {
+		panic("asymjwtgin: Middleware needs a *asymjwt.Verifier")
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return func(c *gin.Context) {
+		if cfg.skipper != nil && cfg.skipper(c) || c.FullPath() != "" && slices.Contains(cfg.skipPaths, c.FullPath()) {
+			c.Next()
+			return
+		}
+		id, err := v.VerifyRequest(c.Request)
+		switch {
+		case err == nil:
+			c.Request = c.Request.WithContext(asymjwt.NewContext(c.Request.Context(), id))
+			if cfg.onSuccess != nil {
+				if cfg.onSuccess(c, id); c.IsAborted() {
+					return
+				}
+			}
+		case cfg.optional && asymjwt.IsAnonymous(err):
+		case cfg.onError != nil:
+			cfg.onError(c, err)
+			c.Abort()
+			return
+		default:
+			_ = c.Error(err) // for gin's logger; private, never rendered
+			v.WriteError(c.Writer, err, false)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// Identity returns the identity the middleware authenticated; false for
+// an anonymous request (optional mode, skipped routes) or one that never
+// passed the middleware.
+func Identity(c *gin.Context) (*asymjwt.Identity, bool) {
+	if c.Request == nil {
+		return nil, false
+	}
+	return asymjwt.FromContext(c.Request.Context())
+}
