@@ -2,7 +2,6 @@ package asymjwtecho_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/asymjwt/asymjwt/core/asymjwttest"
@@ -26,32 +25,5 @@ func benchmarkRoute(b *testing.B, protected bool) {
 		e.Use(asymjwtecho.Middleware(bench.Verifier))
 	}
 	e.GET("/items/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-	// Each verified request needs a fresh token; unverified ones share a few.
-	n := b.N
-	if !protected {
-		n = min(n, 1000)
-	}
-	auth := bench.Authorizations(b, n)
-	req := httptest.NewRequest(http.MethodGet, "/items/1", nil)
-	w := &statusWriter{header: make(http.Header)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		req.Header.Set("Authorization", auth[i%n])
-		w.status = 0
-		e.ServeHTTP(w, req)
-		if w.status != http.StatusNoContent {
-			b.Fatalf("status %d", w.status)
-		}
-	}
+	bench.BenchmarkHandler(b, e, "/items/1", protected, http.StatusNoContent)
 }
-
-// statusWriter is a ResponseWriter that keeps only the status.
-type statusWriter struct {
-	header http.Header
-	status int
-}
-
-func (w *statusWriter) Header() http.Header         { return w.header }
-func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *statusWriter) WriteHeader(status int)      { w.status = status }

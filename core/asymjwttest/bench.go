@@ -3,6 +3,8 @@ package asymjwttest
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -79,3 +81,38 @@ func (b *Bench) BenchmarkVerify(tb *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandler measures GET target on h, an http.Handler such as a gin
+// engine or an echo instance, expecting want. With signed set every
+// request carries a fresh token (signed before the timer starts);
+// without, the route is measured bare.
+func (b *Bench) BenchmarkHandler(tb *testing.B, h http.Handler, target string, signed bool, want int) {
+	// Each verified request needs a fresh token; unverified ones share a few.
+	n := tb.N
+	if !signed {
+		n = min(n, 1000)
+	}
+	auth := b.Authorizations(tb, n)
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	w := &statusWriter{header: make(http.Header)}
+	tb.ReportAllocs()
+	tb.ResetTimer()
+	for i := range tb.N {
+		req.Header.Set("Authorization", auth[i%n])
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != want {
+			tb.Fatalf("status %d, want %d", w.status, want)
+		}
+	}
+}
+
+// statusWriter is a ResponseWriter that keeps only the status.
+type statusWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *statusWriter) Header() http.Header         { return w.header }
+func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *statusWriter) WriteHeader(status int)      { w.status = status }
