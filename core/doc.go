@@ -30,6 +30,15 @@
 // closed); the reason goes to the log and to [WithObserver], never to the
 // caller. Match reasons with errors.Is against the Err* sentinels.
 //
+// # Key sources
+//
+// A [KeyStore] finds a client's public keys: [NewMemoryKeyStore] for keys
+// added in code, [OpenAuthorizedKeysDir] for a directory of authorized-keys
+// files reloaded on change, [NewJWKSTrust] for clients that publish their
+// keys as a JWKS, [ChainKeyStores] to combine them, and [NewLastUsedStore]
+// to record when each key was last used. [NewJWKSHandler] publishes a
+// service's own keys.
+//
 // The in-memory replay store protects one process. A service that runs
 // as several instances needs a shared store (the redis module), or a
 // token accepted by one instance can be replayed to another.
