@@ -27,9 +27,11 @@ unit:
 demo:
 	cd examples && go run ./quickstart
 
-## bench: core benchmarks (see BENCHMARKS.md for the tables and commands)
+## bench: core benchmarks, then asymjwt against peer libraries as a markdown table
+## (BENCHMARKS.md records the tables and the commands that produced them)
 bench:
 	cd core && go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) .
+	cd bench && go run ./cmd/benchtable
 
 ## fuzz: run every fuzz target of core for FUZZTIME each
 fuzz:

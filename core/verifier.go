@@ -426,14 +426,16 @@ type keyInfo struct {
 }
 
 // keyInfoCache remembers keyInfo by key identity: the pointer for RSA and
-// EC keys, the bytes for Ed25519. Bounded: it starts over when full.
+// EC keys, the bytes for Ed25519. Bounded: when full, one arbitrary entry
+// makes room for the new one, so a working set below the bound always
+// hits.
 type keyInfoCache struct {
 	mu      sync.RWMutex
 	byPtr   map[any]keyInfo
 	byBytes map[[ed25519.PublicKeySize]byte]keyInfo
 }
 
-const keyInfoCacheSize = 4096
+const keyInfoCacheSize = 1 << 17 // clients with keys in active use
 
 func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
 	var (
@@ -473,9 +475,12 @@ func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.byPtr)+len(c.byBytes) >= keyInfoCacheSize || c.byPtr == nil {
+	if c.byPtr == nil {
 		c.byPtr = make(map[any]keyInfo)
 		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
+	}
+	if len(c.byPtr)+len(c.byBytes) >= keyInfoCacheSize {
+		c.evictOne()
 	}
 	if isEd {
 		c.byBytes[edBytes] = info
@@ -483,6 +488,18 @@ func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
 		c.byPtr[ptr] = info
 	}
 	return info, nil
+}
+
+// evictOne drops one entry; map iteration starts at a random place.
+func (c *keyInfoCache) evictOne() {
+	for k := range c.byPtr {
+		delete(c.byPtr, k)
+		return
+	}
+	for k := range c.byBytes {
+		delete(c.byBytes, k)
+		return
+	}
 }
 
 func computeKeyInfo(pub crypto.PublicKey) (keyInfo, error) {
