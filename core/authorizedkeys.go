@@ -236,7 +236,8 @@ type authorizedKeysState struct {
 type authorizedUser struct {
 	keys  []AuthorizedKey
 	all   []crypto.PublicKey
-	byKID map[string][]crypto.PublicKey
+	kids  []string       // kids[i] is the fingerprint of all[i]
+	index map[string]int // kid -> its position in all
 }
 
 // authorizedFile is a directory entry as last seen.
@@ -278,22 +279,28 @@ func OpenAuthorizedKeysDir(dir string, opts ...AuthorizedKeysOption) (*Authorize
 }
 
 // Keys implements KeyStore.
-func (d *AuthorizedKeysDir) Keys(_ context.Context, username, kid string) ([]crypto.PublicKey, error) {
+func (d *AuthorizedKeysDir) Keys(ctx context.Context, username, kid string) ([]crypto.PublicKey, error) {
+	keys, _, err := d.KeysWithIDs(ctx, username, kid)
+	return keys, err
+}
+
+// KeysWithIDs implements KeyIDLister.
+func (d *AuthorizedKeysDir) KeysWithIDs(_ context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
 	st := d.state.Load()
 	if st.closed {
-		return nil, errStoreClosed
+		return nil, nil, errStoreClosed
 	}
 	u := st.users[username]
 	if u == nil {
-		return nil, ErrUnknownUser
+		return nil, nil, ErrUnknownUser
 	}
 	if kid == "" {
-		return u.all, nil
+		return u.all, u.kids, nil
 	}
-	if one := u.byKID[kid]; one != nil {
-		return one, nil
+	if i, ok := u.index[kid]; ok {
+		return u.all[i : i+1 : i+1], u.kids[i : i+1 : i+1], nil
 	}
-	return nil, ErrUnknownKey
+	return nil, nil, ErrUnknownKey
 }
 
 // Users returns the usernames that have keys, sorted.
@@ -499,11 +506,14 @@ func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
 	u := &authorizedUser{
 		keys:  keys,
 		all:   make([]crypto.PublicKey, len(keys)),
-		byKID: make(map[string][]crypto.PublicKey, len(keys)),
+		kids:  make([]string, len(keys)),
+		index: make(map[string]int, len(keys)),
 	}
 	for i, k := range keys {
-		u.all[i] = k.Public
-		u.byKID[k.KeyID] = u.all[i : i+1 : i+1]
+		u.all[i], u.kids[i] = k.Public, k.KeyID
+		if _, dup := u.index[k.KeyID]; !dup {
+			u.index[k.KeyID] = i
+		}
 	}
 	return u, info, nil
 }

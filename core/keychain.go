@@ -38,17 +38,24 @@ func ChainKeyStores(stores ...KeyStore) KeyStore {
 
 // Keys implements KeyStore.
 func (c keyChain) Keys(ctx context.Context, username, kid string) ([]crypto.PublicKey, error) {
+	keys, _, err := c.KeysWithIDs(ctx, username, kid)
+	return keys, err
+}
+
+// KeysWithIDs implements KeyIDLister: the kids come from the store that
+// answered, nil when it does not keep them.
+func (c keyChain) KeysWithIDs(ctx context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
 	for _, s := range c {
-		keys, err := s.Keys(ctx, username, kid)
+		keys, kids, err := keysWithIDs(ctx, s, username, kid)
 		switch {
 		case err == nil && len(keys) > 0:
-			return keys, nil
+			return keys, kids, nil
 		case err == nil && kid != "":
-			return nil, ErrUnknownKey
+			return nil, nil, ErrUnknownKey
 		case err == nil, errors.Is(err, ErrUnknownUser):
 			continue
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return nil, ErrUnknownUser
+	return nil, nil, ErrUnknownUser
 }

@@ -19,6 +19,23 @@ type KeyStore interface {
 	Keys(ctx context.Context, username, kid string) ([]crypto.PublicKey, error)
 }
 
+// KeyIDLister is an optional extension of KeyStore for stores that keep
+// each key's kid, so the verifier need not compute fingerprints: kids[i]
+// must be Fingerprint(keys[i]). A store that wraps others may return nil
+// kids when the wrapped store does not know them.
+type KeyIDLister interface {
+	KeysWithIDs(ctx context.Context, username, kid string) (keys []crypto.PublicKey, kids []string, err error)
+}
+
+// keysWithIDs asks store for keys, with their kids when it keeps them.
+func keysWithIDs(ctx context.Context, store KeyStore, username, kid string) ([]crypto.PublicKey, []string, error) {
+	if l, ok := store.(KeyIDLister); ok {
+		return l.KeysWithIDs(ctx, username, kid)
+	}
+	keys, err := store.Keys(ctx, username, kid)
+	return keys, nil, err
+}
+
 // MemoryKeyStore is a KeyStore held in memory: keys added in code, O(1)
 // lookup by username and kid, safe for concurrent use. Lookups do not
 // allocate.
@@ -27,10 +44,12 @@ type MemoryKeyStore struct {
 	users map[string]*memoryUser
 }
 
+// memoryUser's slices are replaced, never modified, since lookups hand
+// out sub-slices of them.
 type memoryUser struct {
-	all   []crypto.PublicKey            // every key, in the order added; replaced, never mutated
-	kids  []string                      // kids[i] is the fingerprint of all[i]
-	byKID map[string][]crypto.PublicKey // kid -> that one key
+	all   []crypto.PublicKey // every key, in the order added
+	kids  []string           // kids[i] is the fingerprint of all[i]
+	index map[string]int     // kid -> its position in all
 }
 
 // NewMemoryKeyStore returns an empty MemoryKeyStore.
@@ -52,15 +71,16 @@ func (s *MemoryKeyStore) Add(username string, pub crypto.PublicKey) (kid string,
 	defer s.mu.Unlock()
 	u := s.users[username]
 	if u == nil {
-		u = &memoryUser{byKID: make(map[string][]crypto.PublicKey)}
+		u = &memoryUser{index: make(map[string]int)}
 		s.users[username] = u
 	}
-	if _, ok := u.byKID[kid]; ok {
+	if _, ok := u.index[kid]; ok {
 		return kid, nil
 	}
-	u.byKID[kid] = []crypto.PublicKey{pub}
+	// Full slice expressions force a copy: slices handed out stay intact.
 	u.all = append(u.all[:len(u.all):len(u.all)], pub)
-	u.kids = append(u.kids, kid)
+	u.kids = append(u.kids[:len(u.kids):len(u.kids)], kid)
+	u.index[kid] = len(u.all) - 1
 	return kid, nil
 }
 
@@ -73,39 +93,44 @@ func (s *MemoryKeyStore) Remove(username, kid string) bool {
 	if u == nil {
 		return false
 	}
-	if _, ok := u.byKID[kid]; !ok {
+	if _, ok := u.index[kid]; !ok {
 		return false
 	}
-	delete(u.byKID, kid)
-	if len(u.byKID) == 0 {
+	if len(u.all) == 1 {
 		delete(s.users, username)
 		return true
 	}
-	all := make([]crypto.PublicKey, 0, len(u.all)-1)
-	kids := make([]string, 0, len(u.kids)-1)
+	next := &memoryUser{index: make(map[string]int, len(u.all)-1)}
 	for i, k := range u.all {
 		if u.kids[i] != kid {
-			all = append(all, k)
-			kids = append(kids, u.kids[i])
+			next.all = append(next.all, k)
+			next.kids = append(next.kids, u.kids[i])
+			next.index[u.kids[i]] = len(next.all) - 1
 		}
 	}
-	u.all, u.kids = all, kids
+	s.users[username] = next
 	return true
 }
 
 // Keys implements KeyStore.
-func (s *MemoryKeyStore) Keys(_ context.Context, username, kid string) ([]crypto.PublicKey, error) {
+func (s *MemoryKeyStore) Keys(ctx context.Context, username, kid string) ([]crypto.PublicKey, error) {
+	keys, _, err := s.KeysWithIDs(ctx, username, kid)
+	return keys, err
+}
+
+// KeysWithIDs implements KeyIDLister.
+func (s *MemoryKeyStore) KeysWithIDs(_ context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u := s.users[username]
 	if u == nil {
-		return nil, ErrUnknownUser
+		return nil, nil, ErrUnknownUser
 	}
 	if kid == "" {
-		return u.all, nil
+		return u.all, u.kids, nil
 	}
-	if one, ok := u.byKID[kid]; ok {
-		return one, nil
+	if i, ok := u.index[kid]; ok {
+		return u.all[i : i+1 : i+1], u.kids[i : i+1 : i+1], nil
 	}
-	return nil, ErrUnknownKey
+	return nil, nil, ErrUnknownKey
 }

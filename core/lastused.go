@@ -43,6 +43,12 @@ func (s *LastUsedStore) Keys(ctx context.Context, username, kid string) ([]crypt
 	return s.store.Keys(ctx, username, kid)
 }
 
+// KeysWithIDs implements KeyIDLister by asking the wrapped store; the kids
+// are nil when that store does not keep them.
+func (s *LastUsedStore) KeysWithIDs(ctx context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
+	return keysWithIDs(ctx, s.store, username, kid)
+}
+
 // KeyUsed implements KeyUseRecorder. A time earlier than the one recorded
 // is ignored, so concurrent requests cannot move it back.
 func (s *LastUsedStore) KeyUsed(username, kid string, at time.Time) {

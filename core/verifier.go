@@ -271,7 +271,7 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 // checkSignature finds the user's key and checks alg and signature. It
 // returns the kid of the key that verified.
 func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, error) {
-	keys, err := v.keys.Keys(ctx, t.username, t.kid)
+	keys, kids, err := keysWithIDs(ctx, v.keys, t.username, t.kid)
 	switch {
 	case errors.Is(err, ErrUnknownUser), errors.Is(err, ErrUnknownKey):
 		return "", err
@@ -282,6 +282,9 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, 
 	case len(keys) == 0:
 		return "", ErrUnknownUser
 	}
+	if kids != nil && len(kids) != len(keys) {
+		return "", fmt.Errorf("%w: key store returned %d kids for %d keys", ErrStoreUnavailable, len(kids), len(keys))
+	}
 	method, ok := signingMethods[t.alg]
 	if !ok {
 		return "", fmt.Errorf("%w: %q is not a supported algorithm", ErrAlgorithm, t.alg)
@@ -289,8 +292,8 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, 
 	if t.kid != "" {
 		// The store may return more than the one key: take the one whose
 		// fingerprint is the kid, and never trust the kid alone.
-		for _, pub := range keys {
-			info, err := v.keyInfo.get(pub)
+		for i, pub := range keys {
+			info, err := v.keyInfo.get(pub, kids, i)
 			if err != nil || info.kid != t.kid {
 				continue
 			}
@@ -306,11 +309,11 @@ func (v *Verifier) checkSignature(ctx context.Context, t *parsedToken) (string, 
 	}
 	tried := 0
 	var lastErr error = ErrAlgorithm
-	for _, pub := range keys {
+	for i, pub := range keys {
 		if tried == maxKeysTried {
 			break
 		}
-		info, err := v.keyInfo.get(pub)
+		info, err := v.keyInfo.get(pub, kids, i)
 		if err != nil || !slices.Contains(info.algs, t.alg) {
 			continue
 		}
@@ -437,7 +440,13 @@ type keyInfoCache struct {
 
 const keyInfoCacheSize = 1 << 17 // clients with keys in active use
 
-func (c *keyInfoCache) get(pub crypto.PublicKey) (keyInfo, error) {
+// get returns pub's keyInfo. When the store gave the kids (kids non-nil),
+// kids[i] is pub's and only the algorithms are derived: no cache needed.
+func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo, error) {
+	if kids != nil {
+		algs, err := algorithmsFor(pub)
+		return keyInfo{kid: kids[i], algs: algs}, err
+	}
 	var (
 		ptr     any
 		edBytes [ed25519.PublicKeySize]byte
