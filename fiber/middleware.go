@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -111,7 +112,11 @@ func body(c *fiber.Ctx, limit int64) ([]byte, error) {
 	if req.IsBodyStream() {
 		// StreamRequestBody: read at most limit+1 bytes, then keep them as
 		// the body the handler reads.
-		data, err := io.ReadAll(io.LimitReader(req.BodyStream(), limit+1))
+		n := limit
+		if n < math.MaxInt64 {
+			n++ // one byte more than allowed tells "too large" from "exactly the limit"
+		}
+		data, err := io.ReadAll(io.LimitReader(req.BodyStream(), n))
 		if err != nil {
 			return nil, err
 		}
