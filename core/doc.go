@@ -29,6 +29,9 @@
 // Every failure is one 401 to the client (503 when a store is down: fail
 // closed); the reason goes to the log and to [WithObserver], never to the
 // caller. Match reasons with errors.Is against the Err* sentinels.
+// An unknown username is refused before any signature work, so response
+// timing can tell an attacker whether a username exists; usernames are
+// service names, not secrets.
 //
 // # Key sources
 //
