@@ -57,6 +57,11 @@ func canonicalQuery(rawQuery string) (string, error) {
 		if part == "" {
 			continue
 		}
+		// Servers disagree on ";": some split parameters on it, Go drops
+		// such parameters. A query it could mean two things in is refused.
+		if strings.IndexByte(part, ';') >= 0 {
+			return "", fmt.Errorf("%w: raw ';' in the query", ErrRequestMismatch)
+		}
 		name, value, _ := strings.Cut(part, "=")
 		n, err := url.QueryUnescape(name)
 		if err != nil {

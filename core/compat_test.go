@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -185,8 +186,10 @@ func TestCanonicalRequest(t *testing.T) {
 			}
 		})
 	}
-	if _, err := asymjwt.CanonicalRequest("GET", "/", "a=%zz", ""); err == nil {
-		t.Fatal("bad escape accepted")
+	for _, query := range []string{"a=%zz", "filter=a;b", "a;b=1"} {
+		if _, err := asymjwt.CanonicalRequest("GET", "/", query, ""); !errors.Is(err, asymjwt.ErrRequestMismatch) {
+			t.Fatalf("query %q: err = %v, want ErrRequestMismatch", query, err)
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ type Identity struct {
 	// RequestBound and BodyBound tell whether the token carried a qsh or
 	// bh claim that matched the request.
 	RequestBound, BodyBound bool
+
+	verifier *Verifier // which Verifier authenticated it
 }
 
 type identityKey struct{}
@@ -36,4 +38,18 @@ func NewContext(ctx context.Context, id *Identity) context.Context {
 func FromContext(ctx context.Context) (*Identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(*Identity)
 	return id, ok && id != nil
+}
+
+// Authenticated returns the identity that v itself already authenticated
+// for the request whose context is ctx. Middleware calls it first, so
+// that stacked middleware (optional on every route, required on a group)
+// does not verify the same token twice, which would refuse it as a
+// replay. An identity from another Verifier does not count: its checks
+// may have been weaker.
+func (v *Verifier) Authenticated(ctx context.Context) (*Identity, bool) {
+	id, ok := FromContext(ctx)
+	if !ok || id.verifier != v {
+		return nil, false
+	}
+	return id, true
 }

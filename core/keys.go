@@ -20,9 +20,12 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// MinRSABits is the smallest RSA modulus accepted anywhere: for signing,
-// parsing and verification.
-const MinRSABits = 2048
+// MinRSABits and MaxRSABits bound the RSA modulus accepted anywhere: for
+// signing, parsing and verification.
+const (
+	MinRSABits = 2048
+	MaxRSABits = 8192
+)
 
 // Key kinds accepted by GenerateKey.
 const (
@@ -376,6 +379,11 @@ func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 	case *rsa.PublicKey:
 		if k.N == nil || k.N.BitLen() < MinRSABits {
 			return nil, fmt.Errorf("%w: RSA keys need at least %d bits", ErrInvalidKey, MinRSABits)
+		}
+		// A huge modulus makes every (even garbage) signature check cost
+		// milliseconds: a published key must not become a DoS lever.
+		if k.N.BitLen() > MaxRSABits {
+			return nil, fmt.Errorf("%w: RSA keys over %d bits are refused", ErrInvalidKey, MaxRSABits)
 		}
 		if k.E < 3 || k.E%2 == 0 {
 			return nil, fmt.Errorf("%w: bad RSA public exponent", ErrInvalidKey)

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,5 +335,13 @@ func TestJWKOfPinnedKeyAndUse(t *testing.T) {
 	j.Use = "enc"
 	if _, err := j.PublicKey(); !errors.Is(err, asymjwt.ErrInvalidKey) {
 		t.Fatalf("use enc: err = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestRSAModulusBounds(t *testing.T) {
+	huge := new(big.Int).Lsh(big.NewInt(1), asymjwt.MaxRSABits) // MaxRSABits+1 bits
+	huge.Add(huge, big.NewInt(1))
+	if _, err := asymjwt.AllowedAlgorithms(&rsa.PublicKey{N: huge, E: 65537}); !errors.Is(err, asymjwt.ErrInvalidKey) {
+		t.Fatalf("%d-bit key: err = %v, want ErrInvalidKey", huge.BitLen(), err)
 	}
 }

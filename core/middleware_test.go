@@ -160,3 +160,42 @@ func TestFromContextEmpty(t *testing.T) {
 		t.Fatal("nil identity reported present")
 	}
 }
+
+// TestStackedMiddleware: the same Verifier's middleware twice on one route
+// (optional everywhere, required on a group) verifies the token once.
+func TestStackedMiddleware(t *testing.T) {
+	w := newWorld(t)
+	v := newTestVerifier(t, w.keys)
+	other := newTestVerifier(t, w.keys, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
+	signer, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	tests := []struct {
+		name       string
+		outer      func(http.Handler) http.Handler
+		inner      func(http.Handler) http.Handler
+		wantStatus int
+	}{
+		{"optional then required, same verifier", v.MiddlewareWith(asymjwt.Optional()), v.Middleware, 200},
+		{"required twice", v.Middleware, v.Middleware, 200},
+		{"another verifier checks the token itself", v.Middleware, other.Middleware, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &recorder{}
+			r := httptest.NewRequest("GET", "/", nil)
+			if err := signer.SignRequest(r); err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			tt.outer(tt.inner(next)).ServeHTTP(rec, r)
+			if rec.Code != tt.wantStatus || !next.ran || next.identity == nil {
+				t.Fatalf("status %d, ran %v, identity %v", rec.Code, next.ran, next.identity)
+			}
+		})
+	}
+	// An identity put on the context by anything but this Verifier is
+	// not taken as authenticated.
+	forged := asymjwt.NewContext(context.Background(), &asymjwt.Identity{Username: "alice"})
+	if _, ok := v.Authenticated(forged); ok {
+		t.Fatal("a forged identity counted as authenticated")
+	}
+}

@@ -265,6 +265,7 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 		Audience:     t.aud,
 		RequestBound: requestBound,
 		BodyBound:    bodyBound,
+		verifier:     v,
 	}, t, nil
 }
 
