@@ -22,10 +22,10 @@ var (
 )
 
 // Check reads the maxmemory-policy of every node the store writes to
-// (every node of a cluster, every live shard of a ring) and returns nil
-// when all run with noeviction, the only policy that never drops a live
-// replay entry: with it a full Redis refuses writes, so Claim fails and
-// requests are refused (503) rather than replayable.
+// (every node of a cluster) and returns nil when all run with noeviction,
+// the only policy that never drops a live replay entry: with it a full
+// Redis refuses writes, so Claim fails and requests are refused (503)
+// rather than replayable.
 //
 // Otherwise it returns an error matching ErrEvictionPolicy, or
 // ErrPolicyUnchecked when a node's policy could not be read. CONFIG GET is

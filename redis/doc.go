@@ -5,15 +5,21 @@
 // token accepted by one instance could be replayed to another. A [Store]
 // shared by every instance records each token with one atomic command,
 //
-//	SET <prefix><key> 1 NX EXAT <time + tolerance + 1 s>
+//	SET <prefix><key> 1 PX <ms until time + tolerance + 1 s> NX
 //
 // so of all instances that see a token, exactly one accepts it. The entry
-// expires on its own when the token's time window closes. Any Redis
-// failure refuses the request (asymjwt.ErrStoreUnavailable: HTTP 503, gRPC
-// Unavailable); it never lets a token through.
+// expires on its own when the token's time window closes. The expiry is
+// sent as the time left by the verifier's clock, not as an absolute time
+// (PXAT/EXAT) that Redis would judge by its own clock: a Redis clock ahead
+// of the verifier's would otherwise store nothing and let tokens be
+// replayed. Any Redis failure refuses the request
+// (asymjwt.ErrStoreUnavailable: HTTP 503, gRPC Unavailable); it never lets
+// a token through.
 //
 // It takes a [redis.UniversalClient], so a single node, Sentinel
-// (redis.NewFailoverClient) and Cluster all work:
+// (redis.NewFailoverClient) and Cluster all work. [New] refuses a
+// *redis.Ring: it moves a down shard's keys to other shards, which forgets
+// the tokens claimed there.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
 //	store, err := asymjwtredis.New(rdb)

@@ -27,6 +27,9 @@ type Store struct {
 	// ctxAware: the client aborts socket I/O when the context ends
 	// (ContextTimeoutEnabled), so Claim need not wait for it separately.
 	ctxAware bool
+	// clock is time.Now; tests replace it to play a verifier whose clock
+	// differs from Redis's.
+	clock func() time.Time
 }
 
 var _ asymjwt.ReplayStore = (*Store)(nil)
@@ -56,12 +59,26 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // New returns a Store that records tokens through client: a *redis.Client
-// (single node, or Sentinel with redis.NewFailoverClient), a
-// *redis.ClusterClient or a *redis.Ring. The client stays the caller's to
-// close.
+// (single node, or Sentinel with redis.NewFailoverClient) or a
+// *redis.ClusterClient. The client stays the caller's to close.
+//
+// New refuses a *redis.Ring, and any client that embeds one. A Ring marks a
+// shard down after failed heartbeats (a stall is enough, no data need be
+// lost) and sends that shard's keys to the live ones, where the tokens
+// already claimed have no entry: SET NX answers OK and a replay is
+// accepted. Shard-list changes, and instances that disagree on which
+// shards are up, do the same. Use a single node with replicas and
+// Sentinel, or Cluster, whose slots do not move when a node fails.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("asymjwtredis: New needs a client")
+	}
+	// SetAddrs is the Ring's alone; checking for it also catches a wrapper
+	// that embeds a *redis.Ring.
+	if _, ring := client.(interface{ SetAddrs(map[string]string) }); ring {
+		return nil, errors.New("asymjwtredis: a *redis.Ring cannot hold replay entries: " +
+			"it moves a down shard's keys to other shards, which forgets claimed tokens; " +
+			"use a single node (with replicas and Sentinel) or Cluster")
 	}
 	cfg := config{prefix: DefaultPrefix, timeout: DefaultTimeout}
 	for _, o := range opts {
@@ -75,6 +92,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		prefix:   cfg.prefix,
 		timeout:  cfg.timeout,
 		ctxAware: honoursContext(client),
+		clock:    time.Now,
 	}, nil
 }
 
@@ -87,21 +105,29 @@ func honoursContext(client redis.UniversalClient) bool {
 		return c.Options().ContextTimeoutEnabled
 	case *redis.ClusterClient:
 		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
 	}
 	return false
 }
 
 // Claim implements asymjwt.ReplayStore with one command,
-// SET <prefix><key> 1 NX EXAT|PXAT <expires>: Redis sets the key only if
-// it is absent, atomically, so of all instances claiming one token exactly
-// one gets true. A nil reply is a replay. Every failure to get that
-// answer (a Redis error, a reply other than OK or nil, the context's end
-// or the timeout) returns an error wrapping asymjwt.ErrStoreUnavailable,
-// never true: the verifier then refuses the request. A zero expires is an
-// error too, and an expiry already past is refused (false); in both cases
-// nothing is sent.
+// SET <prefix><key> 1 PX <ms> NX: Redis sets the key only if it is absent,
+// atomically, so of all instances claiming one token exactly one gets
+// true. A nil reply is a replay. Every failure to get that answer (a Redis
+// error, a reply other than OK or nil, the context's end or the timeout)
+// returns an error wrapping asymjwt.ErrStoreUnavailable, never true: the
+// verifier then refuses the request. A zero expires is an error too, and
+// an expiry already past is refused (false); in both cases nothing is
+// sent.
+//
+// The expiry is sent relative, deliberately not as the absolute PXAT/EXAT
+// that SPEC §1.6 sketches: ms is the time left until expires (the token's
+// time + tolerance + 1 s, as the verifier computed it) by this process's
+// clock as the command is built, rounded up. Redis would judge an absolute
+// expiry by its own clock, and one running ahead by more than the token's
+// remaining window would answer OK to every SET NX and keep nothing: the
+// token could be replayed until the verifier's window closed. A relative
+// expiry makes Redis's clock offset irrelevant (only its rate matters),
+// and the expiry still derives from the token's claimed time.
 //
 // When Claim gives up at a deadline the command may still reach Redis and
 // record the token, which is then refused ever after: that errs on the
@@ -111,7 +137,7 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 		// go-redis would send SET without an expiry: a key kept forever.
 		return false, errors.New("asymjwtredis: Claim needs an expiry")
 	}
-	if !expires.After(time.Now()) {
+	if !expires.After(s.clock()) {
 		// Redis would take the key and drop it at once: an entry that is
 		// already expired guards nothing, so the token is refused.
 		return false, nil
@@ -124,9 +150,8 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	if ctx.Err() != nil {
 		return false, unavailable(context.Cause(ctx))
 	}
-	exp := ceilMillisecond(expires)
 	if s.ctxAware || ctx.Done() == nil {
-		return s.set(ctx, key, exp)
+		return s.set(ctx, key, expires)
 	}
 	// The client would not stop at the deadline: wait for it apart, and
 	// leave it to finish within its own read timeout.
@@ -136,7 +161,7 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	}
 	done := make(chan result, 1)
 	go func() {
-		fresh, err := s.set(ctx, key, exp)
+		fresh, err := s.set(ctx, key, expires)
 		done <- result{fresh, err}
 	}()
 	select {
@@ -147,8 +172,13 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	}
 }
 
-func (s *Store) set(ctx context.Context, key string, exp time.Time) (bool, error) {
-	reply, err := s.client.SetArgs(ctx, s.prefix+key, "1", redis.SetArgs{Mode: "NX", ExpireAt: exp}).Result()
+func (s *Store) set(ctx context.Context, key string, expires time.Time) (bool, error) {
+	// Built by hand so that the expiry is always PX: go-redis's Set would
+	// send EX for a whole number of seconds.
+	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, "1", "px", ttlMillis(expires.Sub(s.clock())), "nx")
+	cmd.SetFirstKeyPos(1)
+	_ = s.client.Process(ctx, cmd)
+	reply, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil
@@ -164,13 +194,12 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: redis: %w", asymjwt.ErrStoreUnavailable, err)
 }
 
-// ceilMillisecond rounds t up to Redis's resolution, so an entry never
-// expires early. go-redis sends a whole second as EXAT and anything finer
-// as PXAT, truncated to the millisecond.
-func ceilMillisecond(t time.Time) time.Time {
-	r := t.Truncate(time.Millisecond)
-	if r.Before(t) {
-		r = r.Add(time.Millisecond)
-	}
-	return r
+// ttlMillis turns the time left into PX milliseconds so that the entry
+// never expires early: rounded up, plus one because Redis adds it to its
+// own clock truncated to the millisecond, which can be up to 1 ms behind.
+// At least 1 however late the command leaves: the caller already refused
+// expiries that had passed, and PX must be positive.
+func ttlMillis(left time.Duration) int64 {
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	return max(int64(ms), 0) + 1
 }

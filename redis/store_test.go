@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,50 +36,41 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	}
 }
 
-// TestClaimIsOneSetNX checks the exact command: one SET NX with the
-// absolute expiry, rounded up to Redis's millisecond, never down.
+// TestNewRefusesRing: a Ring moves a down shard's keys to the live shards,
+// where claimed tokens have no entry, so it would accept replays.
+func TestNewRefusesRing(t *testing.T) {
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"}})
+	t.Cleanup(func() { _ = ring.Close() })
+	// An instrumented wrapper routes just the same.
+	type wrapped struct{ *redis.Ring }
+	for _, c := range []redis.UniversalClient{ring, wrapped{ring}} {
+		s, err := asymjwtredis.New(c)
+		if err == nil || s != nil {
+			t.Fatalf("New(%T) = %v, %v; want an error", c, s, err)
+		}
+		if !strings.Contains(err.Error(), "Ring") || !strings.Contains(err.Error(), "Cluster") {
+			t.Fatalf("New(%T) error %q; want it to name the Ring and the alternatives", c, err)
+		}
+	}
+}
+
+// TestClaimIsOneSetNX checks the exact command: one SET NX with a relative
+// PX expiry (never PXAT/EXAT, which Redis would judge by its own clock),
+// the time left by the store's clock rounded up, so that the entry expires
+// at expires or a few milliseconds later, never earlier.
 func TestClaimIsOneSetNX(t *testing.T) {
 	srv := redistest.Start(t)
 	admin := srv.Client(t)
-	base := time.Now().Add(time.Hour).Truncate(time.Second)
 	tests := []struct {
 		name    string
 		opts    []asymjwtredis.Option
-		expires time.Time
-		want    []any
-		wantMS  int64 // PEXPIRETIME afterwards
+		left    time.Duration // expires - now
+		wantKey string
 	}{
-		{
-			name:    "whole second as EXAT",
-			expires: base,
-			want:    []any{"set", "asymjwt:replay:k1", "1", "exat", base.Unix(), "NX"},
-			wantMS:  base.UnixMilli(),
-		},
-		{
-			name:    "milliseconds as PXAT",
-			expires: base.Add(250 * time.Millisecond),
-			want:    []any{"set", "asymjwt:replay:k2", "1", "pxat", base.UnixMilli() + 250, "NX"},
-			wantMS:  base.UnixMilli() + 250,
-		},
-		{
-			name:    "below a millisecond rounds up",
-			expires: base.Add(250*time.Millisecond + time.Nanosecond),
-			want:    []any{"set", "asymjwt:replay:k3", "1", "pxat", base.UnixMilli() + 251, "NX"},
-			wantMS:  base.UnixMilli() + 251,
-		},
-		{
-			name:    "below a millisecond past a whole second rounds up",
-			expires: base.Add(time.Microsecond),
-			want:    []any{"set", "asymjwt:replay:k4", "1", "pxat", base.UnixMilli() + 1, "NX"},
-			wantMS:  base.UnixMilli() + 1,
-		},
-		{
-			name:    "custom prefix",
-			opts:    []asymjwtredis.Option{asymjwtredis.WithPrefix("svc:")},
-			expires: base,
-			want:    []any{"set", "svc:k5", "1", "exat", base.Unix(), "NX"},
-			wantMS:  base.UnixMilli(),
-		},
+		{"an hour", nil, time.Hour, "asymjwt:replay:k1"},
+		{"a whole second is still PX", nil, time.Second, "asymjwt:replay:k2"},
+		{"below a millisecond", nil, 21*time.Second + 250*time.Millisecond + time.Nanosecond, "asymjwt:replay:k3"},
+		{"custom prefix", []asymjwtredis.Option{asymjwtredis.WithPrefix("svc:")}, time.Minute, "svc:k4"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,19 +81,92 @@ func TestClaimIsOneSetNX(t *testing.T) {
 			}
 			c.AddHook(rec)
 			s := newStore(t, c, tt.opts...)
-			fresh, err := s.Claim(context.Background(), fmt.Sprintf("k%d", i+1), tt.expires)
+			before := time.Now()
+			expires := before.Add(tt.left)
+			fresh, err := s.Claim(context.Background(), fmt.Sprintf("k%d", i+1), expires)
+			after := time.Now()
 			if err != nil || !fresh {
 				t.Fatalf("Claim = %v, %v; want true, nil", fresh, err)
 			}
-			if got := rec.commands(); len(got) != 1 || !reflect.DeepEqual(got[0], tt.want) {
-				t.Fatalf("commands sent = %v; want exactly [%v]", got, tt.want)
+			got := rec.commands()
+			if len(got) != 1 || len(got[0]) != 6 {
+				t.Fatalf("commands sent = %v; want exactly one SET <key> 1 px <ms> nx", got)
 			}
-			key := tt.want[1].(string)
-			exp, err := admin.Do(context.Background(), "PEXPIRETIME", key).Int64()
-			if err != nil || exp != tt.wantMS {
-				t.Fatalf("PEXPIRETIME %s = %d, %v; want %d", key, exp, err, tt.wantMS)
+			ms, _ := got[0][4].(int64)
+			want := []any{"set", tt.wantKey, "1", "px", ms, "nx"}
+			if !reflect.DeepEqual(got[0], want) {
+				t.Fatalf("command sent = %v; want %v", got[0], want)
 			}
+			// The time left when the command was built, rounded up, plus
+			// Redis's own truncation to the millisecond.
+			lo, hi := ceilMS(expires.Sub(after))+1, ceilMS(expires.Sub(before))+1
+			if ms < lo || ms > hi {
+				t.Fatalf("px %d; want within [%d, %d]", ms, lo, hi)
+			}
+			assertExpiry(t, admin, tt.wantKey, expires)
 		})
+	}
+}
+
+func ceilMS(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
+
+// assertExpiry checks that key expires at expires or at most 50 ms later:
+// never early, and not kept for long after.
+func assertExpiry(t *testing.T, admin *redis.Client, key string, expires time.Time) {
+	t.Helper()
+	exp, err := admin.Do(context.Background(), "PEXPIRETIME", key).Int64()
+	if err != nil {
+		t.Fatalf("PEXPIRETIME %s: %v", key, err)
+	}
+	if got := time.UnixMilli(exp); got.Before(expires) || got.After(expires.Add(50*time.Millisecond)) {
+		t.Fatalf("PEXPIRETIME %s = %v; want within [%v, +50 ms]", key, got, expires)
+	}
+}
+
+// TestTTLMillis: the PX value rounds up, adds the millisecond Redis may
+// lose truncating its own clock, and is never below 1.
+func TestTTLMillis(t *testing.T) {
+	tests := []struct {
+		left time.Duration
+		want int64
+	}{
+		{-time.Hour, 1},
+		{0, 1},
+		{time.Nanosecond, 2},
+		{time.Millisecond, 2},
+		{time.Millisecond + time.Nanosecond, 3},
+		{21*time.Second + 250*time.Millisecond, 21251},
+		{time.Hour, 3600001},
+	}
+	for _, tt := range tests {
+		if got := asymjwtredis.TTLMillis(tt.left); got != tt.want {
+			t.Errorf("TTLMillis(%v) = %d; want %d", tt.left, got, tt.want)
+		}
+	}
+}
+
+// TestClaimIgnoresRedisClock: when Redis's clock runs ahead of the
+// verifier's by more than a token's remaining window, the entry must still
+// be kept for that window. An absolute expiry would already be past for
+// Redis, which then answers OK to every SET NX and stores nothing.
+func TestClaimIgnoresRedisClock(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(t))
+	const skew = 10 * time.Second // Redis ahead of the verifier
+	verifierNow := func() time.Time { return time.Now().Add(-skew) }
+	asymjwtredis.SetClock(s, verifierNow)
+	ctx := context.Background()
+	expires := verifierNow().Add(3 * time.Second) // time + tolerance + 1 s, as the verifier sees it
+	for i, want := range []bool{true, false, false} {
+		fresh, err := s.Claim(ctx, "k", expires)
+		if err != nil || fresh != want {
+			t.Fatalf("claim %d = %v, %v; want %v, nil (a replay accepted)", i+1, fresh, err, want)
+		}
+	}
+	// Kept for the time left by the verifier's clock, whatever Redis's says.
+	ttl, err := srv.Client(t).PTTL(ctx, asymjwtredis.DefaultPrefix+"k").Result()
+	if err != nil || ttl <= 2*time.Second || ttl > 3*time.Second+50*time.Millisecond {
+		t.Fatalf("PTTL = %v, %v; want about 3 s", ttl, err)
 	}
 }
 
