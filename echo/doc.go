@@ -25,11 +25,18 @@
 // only the status text and whose Internal is the reason, so the app's
 // HTTPErrorHandler formats the answer and errors.Is still finds the
 // sentinel. echo's DefaultHTTPErrorHandler puts Internal in the body when
-// e.Debug is set: keep Debug off in production. [Config] changes the
-// defaults: Skipper, Optional, ErrorHandler, SuccessHandler.
+// e.Debug is set: keep Debug off in production. The error's Error()
+// includes Internal too, so an app HTTPErrorHandler that renders
+// err.Error() sends the reason to the client: render Message. [Config]
+// changes the defaults: Skipper, Optional, ErrorHandler, SuccessHandler.
 //
 // Per route or group, pass the middleware where echo takes middleware:
 //
 //	admin := e.Group("/admin", asymjwtecho.Middleware(v))
 //	e.POST("/hooks", hook, asymjwtecho.Middleware(v))
+//
+// The same verifier's middleware can be stacked, optional on every route
+// and required on a group: a request it already authenticated
+// ([asymjwt.Verifier.Authenticated]) is passed on without being verified
+// again, which would refuse its single-use token as a replay.
 package asymjwtecho

@@ -25,7 +25,10 @@ type Config struct {
 	// asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err)
 	// gives the default status; do not send err to the client. What it
 	// returns is returned by the middleware (nil: it wrote the response).
-	// next is never called for a refused request.
+	// If it returns nil without writing the response, the middleware
+	// returns the default *echo.HTTPError, so that a handler that only
+	// logs cannot turn a refusal into an empty 200. next is never called
+	// for a refused request.
 	ErrorHandler func(c echo.Context, err error) error
 
 	// SuccessHandler runs after a request was authenticated, with its
@@ -48,17 +51,28 @@ func MiddlewareWithConfig(v *asymjwt.Verifier, config Config) echo.MiddlewareFun
 	if config.Skipper == nil {
 		config.Skipper = middleware.DefaultSkipper
 	}
-	if config.ErrorHandler == nil {
-		config.ErrorHandler = func(c echo.Context, err error) error {
-			status := asymjwt.StatusCode(err)
-			if status == http.StatusUnauthorized {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, v.Challenge())
-			}
-			return &echo.HTTPError{Code: status, Message: http.StatusText(status), Internal: err}
+	refuse := func(c echo.Context, err error) error {
+		status := asymjwt.StatusCode(err)
+		if status == http.StatusUnauthorized {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, v.Challenge())
 		}
+		return &echo.HTTPError{Code: status, Message: http.StatusText(status), Internal: err}
+	}
+	if custom := config.ErrorHandler; custom != nil {
+		config.ErrorHandler = func(c echo.Context, err error) error {
+			if herr := custom(c, err); herr != nil || c.Response().Committed {
+				return herr
+			}
+			return refuse(c, err)
+		}
+	} else {
+		config.ErrorHandler = refuse
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if _, ok := v.Authenticated(c.Request().Context()); ok {
+				return next(c) // an outer layer of this middleware already did it
+			}
 			if config.Skipper(c) {
 				return next(c)
 			}

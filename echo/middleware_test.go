@@ -1,6 +1,7 @@
 package asymjwtecho_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,13 @@ import (
 // setup returns a verifier trusting alice and a signer for her.
 func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	t.Helper()
+	v, s, _ := observed(t)
+	return v, s
+}
+
+// observed is setup with a count of the verifications.
+func observed(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer, *int) {
+	t.Helper()
 	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +32,9 @@ func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	if _, err := keys.Add("alice", key.Public()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)))
+	n := new(int)
+	v, err := asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
+		asymjwt.WithObserver(func(context.Context, asymjwt.Outcome) { *n++ }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +42,7 @@ func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, s
+	return v, s, n
 }
 
 // serve sends one request to e, signed by s when s is not nil.
@@ -181,4 +191,70 @@ func TestNilVerifierPanics(t *testing.T) {
 		}
 	}()
 	asymjwtecho.Middleware(nil)
+}
+
+// TestStacked checks that the middleware on a group under the same
+// verifier's global one verifies once: twice would refuse the token as
+// replayed.
+func TestStacked(t *testing.T) {
+	v, alice, verified := observed(t)
+	e := echo.New()
+	e.Use(asymjwtecho.MiddlewareWithConfig(v, asymjwtecho.Config{Optional: true}))
+	admin := e.Group("/admin", asymjwtecho.MiddlewareWithConfig(v, asymjwtecho.Config{
+		SuccessHandler: func(echo.Context, *asymjwt.Identity) error { return echo.NewHTTPError(http.StatusTeapot) }, // must not run again
+	}))
+	admin.GET("/x", whoami)
+	e.GET("/open", whoami)
+	for _, tc := range []struct {
+		target   string
+		signed   bool
+		status   int
+		body     string
+		verified int // an anonymous request is checked again: no nonce to spend
+	}{
+		{"/admin/x", true, http.StatusOK, "alice", 1},
+		{"/admin/x", false, http.StatusUnauthorized, "", 2},
+		{"/open", true, http.StatusOK, "alice", 1},
+		{"/open", false, http.StatusOK, "anonymous", 1},
+	} {
+		*verified = 0
+		signer := map[bool]*asymjwt.Signer{true: alice}[tc.signed]
+		w := serve(t, e, signer, http.MethodGet, tc.target)
+		if w.Code != tc.status || tc.body != "" && w.Body.String() != tc.body || *verified != tc.verified {
+			t.Errorf("GET %s signed=%v: %d %q, verified %d times; want %d %q, %d", tc.target, tc.signed, w.Code, w.Body, *verified, tc.status, tc.body, tc.verified)
+		}
+	}
+}
+
+// TestErrorHandlerWritesNothing checks that an error handler that returns
+// nil without writing still gets the refusal sent, not an empty 200.
+func TestErrorHandlerWritesNothing(t *testing.T) {
+	v, _ := setup(t)
+	for _, tc := range []struct {
+		name    string
+		handler func(echo.Context, error) error
+		status  int
+		body    string
+	}{
+		{"nothing", func(echo.Context, error) error { return nil }, http.StatusUnauthorized, `{"message":"Unauthorized"}` + "\n"},
+		{"a header", func(c echo.Context, _ error) error { c.Response().Header().Set("X-Refused", "1"); return nil }, http.StatusUnauthorized, `{"message":"Unauthorized"}` + "\n"},
+		{"a status", func(c echo.Context, _ error) error { return c.NoContent(http.StatusForbidden) }, http.StatusForbidden, ""},
+		{"a body", func(c echo.Context, _ error) error { return c.String(http.StatusOK, "go away") }, http.StatusOK, "go away"},
+		{"an error", func(echo.Context, error) error { return echo.ErrForbidden }, http.StatusForbidden, `{"message":"Forbidden"}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			e := echo.New()
+			e.Use(asymjwtecho.MiddlewareWithConfig(v, asymjwtecho.Config{ErrorHandler: tc.handler}))
+			e.GET("/x", func(c echo.Context) error { ran = true; return nil })
+			w := serve(t, e, nil, http.MethodGet, "/x")
+			if w.Code != tc.status || w.Body.String() != tc.body || ran {
+				t.Errorf("%d %q, handler ran %v: want %d %q and the chain stopped", w.Code, w.Body, ran, tc.status, tc.body)
+			}
+			challenge := w.Header().Get(echo.HeaderWWWAuthenticate)
+			if want := tc.status == http.StatusUnauthorized; want != (challenge == v.Challenge()) {
+				t.Errorf("WWW-Authenticate %q on a %d", challenge, w.Code)
+			}
+		})
+	}
 }

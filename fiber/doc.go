@@ -14,10 +14,13 @@
 // Fiber runs on fasthttp, so the middleware describes the request to
 // [asymjwt.Verifier.Authenticate] from fasthttp directly, without
 // converting it to net/http: every Authorization header value (two are
-// refused), the method, the path exactly as sent (URI().PathOriginal())
-// and the raw query for qsh, and the raw body bytes for bh — as received,
-// before any Content-Encoding is undone, read no further than the
-// verifier's body limit (also when StreamRequestBody is on). The body
+// refused); for qsh the method, the raw query and the path of the request
+// line as net/http reads it (URL.EscapedPath), as the other adapters hash
+// it; for bh the raw body bytes as received, before any Content-Encoding
+// is undone, read no further than the verifier's body limit (also when
+// StreamRequestBody is on; a refusal then closes the connection, so that
+// fasthttp cannot read the unread rest of the body as another request).
+// The body
 // stays readable by handlers. On success the [asymjwt.Identity] is on the
 // request's user context: [Identity] returns it, and so does
 // [asymjwt.FromContext] on c.UserContext(), so handlers written against
@@ -33,6 +36,11 @@
 //
 //	admin := app.Group("/admin", asymjwtfiber.New(v))
 //	app.Post("/hooks", asymjwtfiber.New(v), hook)
+//
+// The same verifier's handler can be stacked, optional on every route
+// and required on a group: a request it already authenticated
+// ([asymjwt.Verifier.Authenticated]) is passed on without being verified
+// again, which would refuse its single-use token as a replay.
 //
 // To hash multipart/form-data bodies (bh), set fiber.Config's
 // DisablePreParseMultipartForm: fasthttp otherwise parses such bodies

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
+	"strings"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	"github.com/gofiber/fiber/v2"
@@ -28,7 +30,10 @@ type Config struct {
 	// asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err)
 	// gives the default status; do not send err to the client. What it
 	// returns is returned by the handler, to fiber's ErrorHandler when not
-	// nil. c.Next is never called for a refused request.
+	// nil. If it returns nil and left the response untouched (status 200,
+	// no body), the default refusal is sent, so that a handler that only
+	// logs cannot turn a refusal into an empty 200. c.Next is never called
+	// for a refused request.
 	ErrorHandler fiber.ErrorHandler
 
 	// SuccessHandler runs after a request was authenticated, with its
@@ -49,16 +54,27 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 	if len(config) > 0 {
 		cfg = config[0]
 	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = func(c *fiber.Ctx, err error) error {
-			status := asymjwt.StatusCode(err)
-			if status == http.StatusUnauthorized {
-				c.Set(fiber.HeaderWWWAuthenticate, v.Challenge())
-			}
-			return c.SendStatus(status)
+	refuse := func(c *fiber.Ctx, err error) error {
+		status := asymjwt.StatusCode(err)
+		if status == http.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, v.Challenge())
 		}
+		return c.SendStatus(status)
+	}
+	if custom := cfg.ErrorHandler; custom != nil {
+		cfg.ErrorHandler = func(c *fiber.Ctx, err error) error {
+			if herr := custom(c, err); herr != nil || answered(c) {
+				return herr
+			}
+			return refuse(c, err)
+		}
+	} else {
+		cfg.ErrorHandler = refuse
 	}
 	return func(c *fiber.Ctx) error {
+		if _, ok := v.Authenticated(c.UserContext()); ok {
+			return c.Next() // an outer layer of this middleware already did it
+		}
 		if cfg.Next != nil && cfg.Next(c) {
 			return c.Next()
 		}
@@ -82,22 +98,72 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 			}
 		case cfg.Optional && asymjwt.IsAnonymous(err):
 		default:
+			if c.Request().IsBodyStream() {
+				// fasthttp (StreamRequestBody) would read what is left of
+				// the unread body as the next request on the connection.
+				c.Context().SetConnectionClose()
+			}
 			return cfg.ErrorHandler(c, err)
 		}
 		return c.Next()
 	}
 }
 
-// request describes c for qsh and bh as the client sent it: the path as
-// in the request line (fiber routes on it too) and the raw query.
+// answered reports whether the response was written to: a status other
+// than fiber's default 200, or a body.
+func answered(c *fiber.Ctx) bool {
+	res := c.Response()
+	return res.StatusCode() != fiber.StatusOK || res.IsBodyStream() || len(res.Body()) > 0
+}
+
+// request describes c for qsh and bh as the client sent it: the path of
+// the request line as net/http reads it, and the raw query.
 func request(c *fiber.Ctx) *asymjwt.Request {
 	uri := c.Request().URI()
 	return &asymjwt.Request{
 		Method:   c.Method(),
-		Path:     string(uri.PathOriginal()),
+		Path:     escapedPath(uri.PathOriginal()),
 		RawQuery: string(uri.QueryString()),
 		Body:     func(limit int64) ([]byte, error) { return body(c, limit) },
 	}
+}
+
+// escapedPath returns what net/http's URL.EscapedPath gives for raw, the
+// path of a request line, which clients sign: raw itself when every byte
+// is one EscapedPath keeps, so the adapters agree on paths such as
+// "/a{b}" that it re-escapes ("/a%7Bb%7D").
+func escapedPath(raw []byte) string {
+	if keptAsSent(raw) {
+		return string(raw)
+	}
+	u, err := url.ParseRequestURI(string(raw))
+	if err != nil {
+		// net/http refuses such a request line; only a client that signs
+		// the path as sent can match it.
+		return string(raw)
+	}
+	return u.EscapedPath()
+}
+
+// keptAsSent reports whether p holds only bytes URL.EscapedPath leaves
+// as they are: unreserved, sub-delims, ':', '@', '[', ']', '/' and valid
+// %XX escapes.
+func keptAsSent(p []byte) bool {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@[]/", c) >= 0:
+		case c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 var errMultipart = errors.New("asymjwtfiber: fasthttp parsed the multipart body and kept no copy of the bytes sent; set fiber.Config.DisablePreParseMultipartForm to check its hash")

@@ -1,18 +1,23 @@
 package asymjwtfiber_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	asymjwtfiber "github.com/asymjwt/asymjwt/fiber"
@@ -268,4 +273,144 @@ func TestNilVerifierPanics(t *testing.T) {
 		}
 	}()
 	asymjwtfiber.New(nil)
+}
+
+// TestStacked checks that the middleware on a group under the same
+// verifier's global one verifies once: twice would refuse the token as
+// replayed.
+func TestStacked(t *testing.T) {
+	e := setup(t)
+	app := quiet(fiber.Config{})
+	app.Use(asymjwtfiber.New(e.v, asymjwtfiber.Config{Optional: true}))
+	admin := app.Group("/admin", asymjwtfiber.New(e.v, asymjwtfiber.Config{
+		SuccessHandler: func(*fiber.Ctx, *asymjwt.Identity) error { return fiber.ErrTeapot }, // must not run again
+	}))
+	admin.Get("/x", whoami)
+	app.Get("/open", whoami)
+	base := listen(t, app)
+	for _, tc := range []struct {
+		path     string
+		signed   bool
+		status   int
+		body     string
+		verified int // an anonymous request is checked again: no nonce to spend
+	}{
+		{"/admin/x", true, http.StatusOK, "alice", 1},
+		{"/admin/x", false, http.StatusUnauthorized, "Unauthorized", 2},
+		{"/open", true, http.StatusOK, "alice", 1},
+		{"/open", false, http.StatusOK, "anonymous", 1},
+	} {
+		e.mu.Lock()
+		e.errs = nil
+		e.mu.Unlock()
+		signer := map[bool]*asymjwt.Signer{true: e.alice.plain}[tc.signed]
+		status, body := send(t, signer, newRequest(t, http.MethodGet, base+tc.path, nil))
+		if status != tc.status || body != tc.body {
+			t.Errorf("GET %s signed=%v: %d %q (%v), want %d %q", tc.path, tc.signed, status, body, e.errs, tc.status, tc.body)
+		}
+		if len(e.errs) != tc.verified {
+			t.Errorf("GET %s signed=%v: verified %d times (%v), want %d", tc.path, tc.signed, len(e.errs), e.errs, tc.verified)
+		}
+	}
+}
+
+// TestErrorHandlerWritesNothing checks that an error handler that leaves
+// the response untouched still gets the refusal sent, not an empty 200.
+func TestErrorHandlerWritesNothing(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		name    string
+		handler fiber.ErrorHandler
+		status  int
+		body    string
+	}{
+		{"nothing", func(*fiber.Ctx, error) error { return nil }, http.StatusUnauthorized, "Unauthorized"},
+		{"a header", func(c *fiber.Ctx, _ error) error { c.Set("X-Refused", "1"); return nil }, http.StatusUnauthorized, "Unauthorized"},
+		{"a status", func(c *fiber.Ctx, _ error) error { c.Status(http.StatusForbidden); return nil }, http.StatusForbidden, ""},
+		{"a body", func(c *fiber.Ctx, _ error) error { return c.SendString("go away") }, http.StatusOK, "go away"},
+		{"an error", func(*fiber.Ctx, error) error { return fiber.ErrForbidden }, http.StatusForbidden, "Forbidden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran atomic.Bool
+			app := quiet(fiber.Config{})
+			app.Use(asymjwtfiber.New(e.v, asymjwtfiber.Config{ErrorHandler: tc.handler}))
+			app.Get("/x", func(c *fiber.Ctx) error { ran.Store(true); return nil })
+			req := newRequest(t, http.MethodGet, listen(t, app)+"/x", nil)
+			res, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tc.status || string(body) != tc.body || ran.Load() {
+				t.Errorf("%d %q, handler ran %v: want %d %q and the chain stopped", res.StatusCode, body, ran.Load(), tc.status, tc.body)
+			}
+			challenge := res.Header.Get(fiber.HeaderWWWAuthenticate)
+			if want := tc.status == http.StatusUnauthorized; want != (challenge == e.v.Challenge()) {
+				t.Errorf("WWW-Authenticate %q on a %d", challenge, res.StatusCode)
+			}
+		})
+	}
+}
+
+// FuzzEscapedPath checks the path hashed for qsh is the one net/http
+// computes (URL.EscapedPath) from the same request line, as gin and echo
+// hash, whichever bytes a client sends raw.
+func FuzzEscapedPath(f *testing.F) {
+	for c := 0x21; c < 0x100; c++ {
+		f.Add("/items/a" + string(rune(c)) + "b")
+		f.Add("/items/a" + string([]byte{byte(c)}) + "b")
+	}
+	for _, p := range []string{"/", "*", "/a%7bb", "/a%7Bb", "/a%2Fb", "/a%", "/a%4", "/a%zz", "/a%20b{c}", "//x/../y", "/ö"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if !strings.HasPrefix(raw, "/") && raw != "*" {
+			return // a request line's path (fasthttp's PathOriginal)
+		}
+		u, err := url.ParseRequestURI(raw)
+		if err != nil || u.RawQuery != "" || u.ForceQuery {
+			return // net/http refuses it, or reads part of it as a query
+		}
+		if got, want := asymjwtfiber.EscapedPath([]byte(raw)), u.EscapedPath(); got != want {
+			t.Errorf("EscapedPath(%q) = %q, net/http %q", raw, got, want)
+		}
+	})
+}
+
+// TestStreamedRefusalClosesConnection checks that with StreamRequestBody
+// the body of a refused request, which nobody read, is not parsed as the
+// next request on the connection: a request smuggled in it must not run.
+func TestStreamedRefusalClosesConnection(t *testing.T) {
+	e := setup(t)
+	var smuggled atomic.Bool
+	app := quiet(fiber.Config{StreamRequestBody: true})
+	app.Get("/open", func(c *fiber.Ctx) error { smuggled.Store(true); return c.SendString("smuggled") })
+	app.Use(asymjwtfiber.New(e.v))
+	app.Post("/x", whoami)
+	base := listen(t, app)
+
+	inner := "GET /open HTTP/1.1\r\nHost: x\r\n\r\n"
+	body := strings.Repeat("a", 8<<10) + inner // fasthttp reads the first 8 KiB ahead, no more
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	br := bufio.NewReader(conn)
+	var statuses []int
+	for {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break // the connection was closed
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	if len(statuses) != 1 || statuses[0] != http.StatusUnauthorized || smuggled.Load() {
+		t.Errorf("answers %v, smuggled request ran %v: want one 401 and the connection closed", statuses, smuggled.Load())
+	}
 }

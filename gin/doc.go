@@ -21,12 +21,19 @@
 // On refusal the chain is aborted: no later handler runs. The default
 // answer is 401 with the WWW-Authenticate challenge, or 503 when a key or
 // replay store failed, with a body naming only the status; the reason is
-// logged by the verifier and added to c.Errors for gin's logger. Options
-// change that: [Optional], [WithSkipPaths], [WithSkipper],
-// [WithErrorHandler], [WithSuccessHandler].
+// logged by the verifier and added to c.Errors for gin's logger. An app
+// handler that renders c.Errors into the response would send the reason
+// to the client: log them instead. Options change the defaults:
+// [Optional], [WithSkipPaths], [WithSkipper], [WithErrorHandler],
+// [WithSuccessHandler].
 //
 // Per route or group, pass the middleware where gin takes handlers:
 //
 //	admin := r.Group("/admin", asymjwtgin.Middleware(v))
 //	r.POST("/hooks", asymjwtgin.Middleware(v), hook)
+//
+// The same verifier's middleware can be stacked, optional on every route
+// and required on a group: a request it already authenticated
+// ([asymjwt.Verifier.Authenticated]) is passed on without being verified
+// again, which would refuse its single-use token as a replay.
 package asymjwtgin

@@ -1,6 +1,7 @@
 package asymjwtgin
 
 import (
+	"net/http"
 	"slices"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -29,7 +30,9 @@ func Optional() Option {
 // WithSkipPaths lets requests to the given routes through unchecked. Each
 // is a route pattern as registered and as c.FullPath() reports it
 // ("/healthz", "/users/:id"), not a request path: the routes are skipped
-// however their requests spell the path, and nothing else is.
+// however their requests spell the path, and nothing else is. A pattern
+// is skipped for every method registered on it: to skip GET /status but
+// check POST /status, use WithSkipper.
 func WithSkipPaths(routes ...string) Option {
 	return func(c *config) { c.skipPaths = append(c.skipPaths, routes...) }
 }
@@ -43,7 +46,9 @@ func WithSkipper(skip gin.Skipper) Option {
 // WithErrorHandler replaces the answer to a refused request. err matches
 // asymjwt's sentinels with errors.Is, and asymjwt.StatusCode(err) gives
 // the default status; do not send err to the client. The chain is aborted
-// after fn returns, whatever fn does.
+// after fn returns, whatever fn does. If fn wrote nothing and left the
+// status at 200, the default refusal is written, so that a handler that
+// only logs cannot turn a refusal into an empty 200.
 func WithErrorHandler(fn func(c *gin.Context, err error)) Option {
 	return func(c *config) { c.onError = fn }
 }
@@ -66,6 +71,10 @@ func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
 		o(&cfg)
 	}
 	return func(c *gin.Context) {
+		if _, ok := v.Authenticated(c.Request.Context()); ok {
+			c.Next() // an outer layer of this middleware already did it
+			return
+		}
 		if cfg.skipper != nil && cfg.skipper(c) || c.FullPath() != "" && slices.Contains(cfg.skipPaths, c.FullPath()) {
 			c.Next()
 			return
@@ -81,11 +90,13 @@ func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
 			}
 		case cfg.optional && asymjwt.IsAnonymous(err):
 		case cfg.onError != nil:
-			cfg.onError(c, err)
+			if cfg.onError(c, err); !c.Writer.Written() && c.Writer.Status() == http.StatusOK {
+				v.WriteError(c.Writer, err, false)
+			}
 			c.Abort()
 			return
 		default:
-			_ = c.Error(err) // for gin's logger; private, never rendered
+			_ = c.Error(err) // for gin's logger; private, never rendered by gin
 			v.WriteError(c.Writer, err, false)
 			c.Abort()
 			return

@@ -1,6 +1,7 @@
 package asymjwtgin_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,13 @@ import (
 // setup returns a verifier trusting alice and a signer for her.
 func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	t.Helper()
+	v, s, _ := observed(t)
+	return v, s
+}
+
+// observed is setup with a count of the verifications.
+func observed(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer, *int) {
+	t.Helper()
 	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +31,9 @@ func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	if _, err := keys.Add("alice", key.Public()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)))
+	n := new(int)
+	v, err := asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
+		asymjwt.WithObserver(func(context.Context, asymjwt.Outcome) { *n++ }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +41,7 @@ func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v, s
+	return v, s, n
 }
 
 // serve sends one request to r, signed by s when s is not nil.
@@ -196,4 +206,69 @@ func TestNilVerifierPanics(t *testing.T) {
 		}
 	}()
 	asymjwtgin.Middleware(nil)
+}
+
+// TestStacked checks that the middleware on a group under the same
+// verifier's global one verifies once: twice would refuse the token as
+// replayed.
+func TestStacked(t *testing.T) {
+	v, alice, verified := observed(t)
+	r := gin.New()
+	r.Use(asymjwtgin.Middleware(v, asymjwtgin.Optional()))
+	admin := r.Group("/admin", asymjwtgin.Middleware(v, asymjwtgin.WithSuccessHandler(func(c *gin.Context, _ *asymjwt.Identity) {
+		c.AbortWithStatus(http.StatusTeapot) // must not run again
+	})))
+	admin.GET("/x", whoami)
+	r.GET("/open", whoami)
+	for _, tc := range []struct {
+		target   string
+		signed   bool
+		status   int
+		body     string
+		verified int // an anonymous request is checked again: no nonce to spend
+	}{
+		{"/admin/x", true, http.StatusOK, "alice", 1},
+		{"/admin/x", false, http.StatusUnauthorized, "", 2},
+		{"/open", true, http.StatusOK, "alice", 1},
+		{"/open", false, http.StatusOK, "anonymous", 1},
+	} {
+		*verified = 0
+		signer := map[bool]*asymjwt.Signer{true: alice}[tc.signed]
+		w := serve(t, r, signer, http.MethodGet, tc.target)
+		if w.Code != tc.status || tc.body != "" && w.Body.String() != tc.body || *verified != tc.verified {
+			t.Errorf("GET %s signed=%v: %d %q, verified %d times; want %d %q, %d", tc.target, tc.signed, w.Code, w.Body, *verified, tc.status, tc.body, tc.verified)
+		}
+	}
+}
+
+// TestErrorHandlerWritesNothing checks that an error handler that writes
+// nothing still gets the refusal sent, not an empty 200.
+func TestErrorHandlerWritesNothing(t *testing.T) {
+	v, _ := setup(t)
+	for _, tc := range []struct {
+		name    string
+		handler func(*gin.Context, error)
+		status  int
+		body    string
+	}{
+		{"nothing", func(*gin.Context, error) {}, http.StatusUnauthorized, "Unauthorized\n"},
+		{"a header", func(c *gin.Context, _ error) { c.Header("X-Refused", "1") }, http.StatusUnauthorized, "Unauthorized\n"},
+		{"a status", func(c *gin.Context, _ error) { c.Status(http.StatusForbidden) }, http.StatusForbidden, ""},
+		{"a body", func(c *gin.Context, _ error) { c.String(http.StatusOK, "go away") }, http.StatusOK, "go away"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			r := gin.New()
+			r.Use(asymjwtgin.Middleware(v, asymjwtgin.WithErrorHandler(tc.handler)))
+			r.GET("/x", func(c *gin.Context) { ran = true })
+			w := serve(t, r, nil, http.MethodGet, "/x")
+			if w.Code != tc.status || w.Body.String() != tc.body || ran {
+				t.Errorf("%d %q, handler ran %v: want %d %q and the chain stopped", w.Code, w.Body, ran, tc.status, tc.body)
+			}
+			challenge := w.Header().Get("WWW-Authenticate")
+			if want := tc.status == http.StatusUnauthorized; want != (challenge == v.Challenge()) {
+				t.Errorf("WWW-Authenticate %q on a %d", challenge, w.Code)
+			}
+		})
+	}
 }

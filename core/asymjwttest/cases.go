@@ -144,6 +144,21 @@ func (f *fixture) testBinding(t *testing.T) {
 			}
 		})
 	}
+	// Targets as a client other than Go's may send them: the token binds
+	// the path net/http reads (URL.EscapedPath), which re-escapes some
+	// characters and keeps every other byte as sent.
+	for _, target := range []string{
+		"/items/a{b}",
+		"/items/a{b}|c^d\"e<f>g`h\\i%20j?q={x}|y",
+		"/items/a!$&'()*+,;=:@[]~-._%7b%C3%B6?q=1",
+	} {
+		t.Run("accepted raw "+target, func(t *testing.T) {
+			reply := s.sendRaw(t, bound, http.MethodGet, target).accepted(t)
+			if !reply.RequestBound || !reply.BodyBound {
+				t.Errorf("identity not reported bound: %+v", reply)
+			}
+		})
+	}
 	for _, tc := range []struct {
 		name   string
 		signer *asymjwt.Signer
@@ -203,6 +218,9 @@ func (f *fixture) testOptional(t *testing.T) {
 			t.Errorf("username %q", reply.Username)
 		}
 	})
+	t.Run("no carry-over", func(t *testing.T) {
+		s.noCarryOver(t, alice, request{}, 1)
+	})
 	for _, tc := range []struct {
 		name   string
 		signer *asymjwt.Signer
@@ -248,6 +266,9 @@ func (f *fixture) testSkip(t *testing.T) {
 		}}).anonymous(t, 0)
 		// The skipped request never recorded the nonce: the token still works.
 		s.send(t, nil, request{header: authorization(sent)}).accepted(t)
+	})
+	t.Run("no carry-over", func(t *testing.T) {
+		s.noCarryOver(t, alice, request{path: "/public"}, 0)
 	})
 	t.Run("other routes still checked", func(t *testing.T) {
 		s.send(t, nil, request{}).refused(t, s.app.Verifier, http.StatusUnauthorized, asymjwt.ErrNoCredentials)
@@ -382,5 +403,21 @@ func (f *fixture) testStoreFailure(t *testing.T) {
 			s.send(t, alice, request{}).refused(t, s.app.Verifier, http.StatusServiceUnavailable, asymjwt.ErrStoreUnavailable)
 			s.send(t, alice, request{method: http.MethodPost, body: "x"}).refused(t, s.app.Verifier, http.StatusServiceUnavailable, asymjwt.ErrStoreUnavailable)
 		})
+	}
+}
+
+// noCarryOver sends an accepted request, then anon unsigned on the same
+// kept-alive connection, a few times: anon must reach the handler with no
+// identity, after verifications verifications. An identity kept in a
+// pooled context or in connection state would show here.
+func (s *server) noCarryOver(t *testing.T, signer *asymjwt.Signer, anon request, verifications int) {
+	t.Helper()
+	for range 3 {
+		s.send(t, signer, request{}).accepted(t)
+		r := s.send(t, nil, anon)
+		r.anonymous(t, verifications)
+		if !r.reused {
+			t.Errorf("the anonymous request after an accepted one went on a new connection: the server must keep it alive")
+		}
 	}
 }

@@ -30,7 +30,12 @@
 //
 // Every refusal is checked three ways: the status and headers the client
 // sees, the reason the verifier reported (through [asymjwt.WithObserver]),
-// and that the handler behind the middleware never ran.
+// and that the handler behind the middleware never ran. Refusals are also
+// compared with each other: every 401 from one server must carry the same
+// body and WWW-Authenticate, and so must every 503, or the client learns
+// which check failed. The server must keep connections alive: an anonymous
+// request sent right after an accepted one on the same connection must
+// reach the handler without an identity.
 //
 // [Bench] gives adapter benchmarks the same token shape as core's bare
 // [asymjwt.Verifier.Verify], so middleware overhead can be compared with it.

@@ -1,6 +1,7 @@
 package asymjwttest
 
 import (
+	"bufio"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -8,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +28,9 @@ import (
 // the body still readable by the handler, optional mode, the skip option,
 // custom error and success handlers, and 503 when a store fails. Each
 // refusal must stop the chain: the handler behind the middleware must not
-// run.
+// run. Every 401 from one server must be answered alike, whatever the
+// reason, and so must every 503; an identity must never carry over to a
+// later anonymous request on the same connection.
 func Run(t *testing.T, start StartFunc) {
 	t.Helper()
 	f := newFixture(t, start)
@@ -85,6 +91,13 @@ type server struct {
 
 	mu       sync.Mutex
 	outcomes []asymjwt.Outcome
+	refusals map[int]refusal // the first 401 and 503 answered
+}
+
+// refusal is how a server answered a refusal status.
+type refusal struct {
+	body, challenge string
+	reasons         []error
 }
 
 // serve starts an App whose verifier uses keys (f.keys when nil) and opts;
@@ -94,7 +107,7 @@ func (f *fixture) serve(t *testing.T, keys asymjwt.KeyStore, configure func(*App
 	if keys == nil {
 		keys = f.keys
 	}
-	s := &server{app: &App{}}
+	s := &server{app: &App{}, refusals: make(map[int]refusal)}
 	opts = append([]asymjwt.VerifierOption{
 		asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
 		asymjwt.WithObserver(func(_ context.Context, o asymjwt.Outcome) {
@@ -139,16 +152,32 @@ type response struct {
 	reply    Reply
 	handled  int64             // how often the handler ran
 	outcomes []asymjwt.Outcome // what the verifier reported
+	reused   bool              // sent on a kept-alive connection
 }
 
 // send sends r signed by signer (unsigned when nil).
 func (s *server) send(t *testing.T, signer *asymjwt.Signer, r request) *response {
 	t.Helper()
+	return s.record(t, func() (*response, error) { return s.do(signer, r) })
+}
+
+// sendRaw writes "method target" on a connection of its own, byte for
+// byte, as a client other than Go's may, signed by signer for the path
+// net/http reads from target (URL.EscapedPath), which the token binds
+// whatever the framework.
+func (s *server) sendRaw(t *testing.T, signer *asymjwt.Signer, method, target string) *response {
+	t.Helper()
+	return s.record(t, func() (*response, error) { return s.doRaw(signer, method, target) })
+}
+
+// record runs do and adds what the handler and the verifier did.
+func (s *server) record(t *testing.T, do func() (*response, error)) *response {
+	t.Helper()
 	s.mu.Lock()
 	s.outcomes = nil
 	s.mu.Unlock()
 	before := s.app.calls.Load()
-	resp, err := s.do(signer, r)
+	resp, err := do()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +185,29 @@ func (s *server) send(t *testing.T, signer *asymjwt.Signer, r request) *response
 	s.mu.Lock()
 	resp.outcomes = s.outcomes
 	s.mu.Unlock()
+	s.sameRefusal(t, resp)
 	return resp
+}
+
+// sameRefusal checks that r, when a 401 or a 503, is answered as the
+// first of its status from s was: a body or challenge that varies with
+// the reason tells the client which check failed.
+func (s *server) sameRefusal(t *testing.T, r *response) {
+	t.Helper()
+	if r.status != http.StatusUnauthorized && r.status != http.StatusServiceUnavailable {
+		return
+	}
+	got := refusal{body: r.body, challenge: strings.Join(r.header.Values("WWW-Authenticate"), ", "), reasons: r.errs()}
+	s.mu.Lock()
+	first, seen := s.refusals[r.status]
+	if !seen {
+		s.refusals[r.status] = got
+	}
+	s.mu.Unlock()
+	if seen && (got.body != first.body || got.challenge != first.challenge) {
+		t.Errorf("%d for %v: body %q, WWW-Authenticate %q; for %v it was %q, %q: the answer must not tell which check failed",
+			r.status, got.reasons, got.body, got.challenge, first.reasons, first.body, first.challenge)
+	}
 }
 
 // do sends r without reading the outcomes; safe for concurrent use.
@@ -171,7 +222,11 @@ func (s *server) do(signer *asymjwt.Signer, r request) (*response, error) {
 	if r.body != "" {
 		body = strings.NewReader(r.body)
 	}
-	req, err := http.NewRequest(r.method, s.url+r.path, body)
+	var reused bool
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+	})
+	req, err := http.NewRequestWithContext(ctx, r.method, s.url+r.path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -196,15 +251,53 @@ func (s *server) do(signer *asymjwt.Signer, r request) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
+	out, err := readResponse(res, r.method, r.path)
+	if out != nil {
+		out.reused = reused
+	}
+	return out, err
+}
+
+func (s *server) doRaw(signer *asymjwt.Signer, method, target string) (*response, error) {
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, err
+	}
+	token, err := signer.TokenFor(method, u.EscapedPath(), u.RawQuery, nil)
+	if err != nil {
+		return nil, err
+	}
+	host := strings.TrimPrefix(s.url, "http://")
+	conn, err := net.DialTimeout("tcp", host, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nConnection: close\r\n\r\n",
+		method, target, host, signer.AuthorizationValue(token)); err != nil {
+		return nil, err
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, target, err)
+	}
+	return readResponse(res, method, target)
+}
+
+// readResponse reads and closes res; a 200 must carry App.Handle's reply.
+func readResponse(res *http.Response, method, target string) (*response, error) {
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: reading response: %w", r.method, r.path, err)
+		return nil, fmt.Errorf("%s %s: reading response: %w", method, target, err)
 	}
 	out := &response{status: res.StatusCode, header: res.Header, body: string(data)}
 	if res.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(data, &out.reply); err != nil {
-			return nil, fmt.Errorf("%s %s: 200 with a body that is not App.Handle's reply: %q", r.method, r.path, data)
+			return nil, fmt.Errorf("%s %s: 200 with a body that is not App.Handle's reply: %q", method, target, data)
 		}
 	}
 	return out, nil

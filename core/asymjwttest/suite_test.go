@@ -1,12 +1,14 @@
 package asymjwttest_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -16,51 +18,53 @@ import (
 // TestNetHTTP runs the suite against core's own net/http middleware: it
 // checks the suite as much as the middleware. net/http has no skip or
 // success option; a mux serves the skipped route without the middleware,
-// and a wrapper plays the success handler.
+// and the handler plays the success handler.
 func TestNetHTTP(t *testing.T) {
 	asymjwttest.Run(t, func(t testing.TB, app *asymjwttest.App) string {
-		handle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			id, _ := asymjwt.FromContext(r.Context())
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(app.Handle(r.Context(), id, body))
-		})
-		var next http.Handler = handle
-		if app.SuccessHandler != nil {
-			next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if id, ok := asymjwt.FromContext(r.Context()); ok {
-					w.Header().Set(asymjwttest.SuccessHeader, app.SuccessHandler(id))
-				}
-				handle.ServeHTTP(w, r)
-			})
-		}
-		var opts []asymjwt.MiddlewareOption
-		if app.Optional {
-			opts = append(opts, asymjwt.Optional())
-		}
-		if app.ErrorHandler != nil {
-			opts = append(opts, asymjwt.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
-				status, body := app.ErrorHandler(err)
-				w.WriteHeader(status)
-				io.WriteString(w, body)
-			}))
-		}
-		protected := app.Verifier.MiddlewareWith(opts...)(next)
-		mux := http.NewServeMux()
-		mux.Handle("/items/", protected)
-		if app.SkipPublic {
-			mux.Handle("/public", handle)
-		} else {
-			mux.Handle("/public", protected)
-		}
-		srv := httptest.NewServer(mux)
-		t.Cleanup(srv.Close)
-		return srv.URL
+		return serveApp(t, app, app.Verifier.MiddlewareWith(options(app)...))
 	})
+}
+
+// options maps the App's optional mode and error handler to core's.
+func options(app *asymjwttest.App) []asymjwt.MiddlewareOption {
+	var opts []asymjwt.MiddlewareOption
+	if app.Optional {
+		opts = append(opts, asymjwt.Optional())
+	}
+	if app.ErrorHandler != nil {
+		opts = append(opts, asymjwt.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
+			status, body := app.ErrorHandler(err)
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}))
+	}
+	return opts
+}
+
+// serveApp serves the App's routes behind mw; PublicRoute without it when
+// the App asks for the skip option.
+func serveApp(t testing.TB, app *asymjwttest.App, mw func(http.Handler) http.Handler) string {
+	handle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		id, _ := asymjwt.FromContext(r.Context())
+		if id != nil && app.SuccessHandler != nil {
+			w.Header().Set(asymjwttest.SuccessHeader, app.SuccessHandler(id))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(app.Handle(r.Context(), id, body))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/items/", mw(handle))
+	if app.SkipPublic {
+		mux.Handle("/public", handle)
+	} else {
+		mux.Handle("/public", mw(handle))
+	}
+	return serve(t, mux)
 }
 
 // broken are middlewares the suite must fail, with a subtest each must
@@ -112,6 +116,42 @@ var broken = map[string]struct {
 			w.Write(app.Handle(ctx, id, data))
 		}))
 	}, "Binding"},
+	"reason in the refusal": {func(t testing.TB, app *asymjwttest.App) string {
+		opts := options(app)
+		if app.ErrorHandler == nil {
+			opts = append(opts, asymjwt.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
+				// Names the failed check in words of its own, not
+				// asymjwt's: only comparing refusals shows it.
+				reason := "refused"
+				for _, s := range []error{asymjwt.ErrSignature, asymjwt.ErrUnknownUser, asymjwt.ErrUnknownKey, asymjwt.ErrStale, asymjwt.ErrReplay} {
+					if errors.Is(err, s) {
+						reason = strings.TrimPrefix(s.Error(), "asymjwt: ")
+					}
+				}
+				status := asymjwt.StatusCode(err)
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", app.Verifier.Challenge())
+				}
+				http.Error(w, reason, status)
+			}))
+		}
+		return serveApp(t, app, app.Verifier.MiddlewareWith(opts...))
+	}, "Refused"},
+	"identity carried over": {func(t testing.TB, app *asymjwttest.App) string {
+		// Gives the last identity to the next anonymous request, as a
+		// pooled context that is not reset would.
+		var last atomic.Pointer[asymjwt.Identity]
+		return serveApp(t, app, func(next http.Handler) http.Handler {
+			return app.Verifier.MiddlewareWith(options(app)...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if id, ok := asymjwt.FromContext(r.Context()); ok {
+					last.Store(id)
+				} else if id := last.Load(); id != nil {
+					r = r.WithContext(asymjwt.NewContext(r.Context(), id))
+				}
+				next.ServeHTTP(w, r)
+			}))
+		})
+	}, "Optional"},
 }
 
 const brokenEnv = "ASYMJWTTEST_BROKEN"
