@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
@@ -134,7 +136,10 @@ func parseAuthorizedKeysLine(line []byte) (crypto.PublicKey, string, error) {
 // CheckUsername reports whether name can be a user's file name in an
 // authorized-keys directory: 1-256 bytes of valid UTF-8, no path
 // separator, no "..", not hidden (leading "."), no trailing "~" (editor
-// backups), no control characters.
+// backups), no control characters, no ",", no white space at either end.
+// The last two because a username travels on as a header value (the
+// proxy's user header), where a comma splits a list and outer white
+// space is trimmed: either would let one name pass for another.
 func CheckUsername(name string) error {
 	var reason string
 	switch {
@@ -154,6 +159,10 @@ func CheckUsername(name string) error {
 		reason = `ends with "~" (a backup file)`
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		reason = "contains a control character"
+	case strings.Contains(name, ","):
+		reason = `contains ","`
+	case strings.TrimFunc(name, unicode.IsSpace) != name:
+		reason = "starts or ends with white space"
 	default:
 		return nil
 	}
@@ -175,8 +184,9 @@ type authorizedKeysConfig struct {
 
 // WithAuthorizedKeysPollInterval sets how often the directory is checked
 // for changes (default 2 s). A check costs one stat per file; files are
-// read again only when their size, modification time or identity
-// changed. d <= 0 turns polling off: call Reload yourself (on SIGHUP, say).
+// read again only when their size, modification or change time, mode or
+// identity changed, or when the last attempt could not read them. d <= 0
+// turns polling off: call Reload yourself (on SIGHUP, say).
 func WithAuthorizedKeysPollInterval(d time.Duration) AuthorizedKeysOption {
 	return func(c *authorizedKeysConfig) { c.interval = d }
 }
@@ -184,7 +194,9 @@ func WithAuthorizedKeysPollInterval(d time.Duration) AuthorizedKeysOption {
 // WithAuthorizedKeysErrorHandler calls fn with every problem found while
 // loading: a bad or unreadable file (its last good keys stay in use), a
 // file name that is not a valid username (ignored), an unreadable
-// directory. fn runs on the loading goroutine: keep it short.
+// directory. A problem that lasts is reported once, not at every poll,
+// and again when it changes; Reload reports every problem it finds. fn
+// runs on the loading goroutine: keep it short.
 func WithAuthorizedKeysErrorHandler(fn func(error)) AuthorizedKeysOption {
 	return func(c *authorizedKeysConfig) { c.onError = fn }
 }
@@ -207,9 +219,21 @@ func WithAuthorizedKeysLogger(l *slog.Logger) AuthorizedKeysOption {
 // Changes are picked up by polling without dropping requests: lookups
 // read an immutable snapshot that a reload swaps atomically. A file that
 // cannot be read or parsed is reported and its last good keys stay in
-// use; removing a file removes the user; an empty file means no keys.
-// Write files by atomic rename: a file caught half-written may parse as
-// fewer keys.
+// use; a file that could not be read is tried again at every poll until
+// it is, one that could not be parsed when it next changes. Removing a
+// file removes the user. Write files by atomic rename: a file caught
+// half-written may parse as fewer keys, and a rewrite in place that keeps
+// size and times (within one tick of the file system's clock) is not seen
+// until the next change or Reload.
+//
+// Each file with a valid name owns its user, which matters in a chain
+// (ChainKeyStores): a user whose file exists but has never loaded
+// (unreadable, or bad since it appeared) is answered with a store error,
+// never ErrUnknownUser, so the chain stops there and the verifier refuses
+// with 503 instead of asking the next store; an empty file (or one with
+// only comments) is a user without keys, answered with ErrUnknownKey,
+// also final. Unknown users are the names without a regular file (after
+// following links) or that fail CheckUsername.
 //
 // Lookups are O(1), take no lock and do not allocate. Close stops
 // polling; a closed store refuses every lookup.
@@ -233,23 +257,31 @@ type authorizedKeysState struct {
 	closed bool
 }
 
+// authorizedUser is what a lookup of one username finds: its keys (none
+// for an empty file), or err for a file that never loaded.
 type authorizedUser struct {
 	keys  []AuthorizedKey
 	all   []crypto.PublicKey
 	kids  []string       // kids[i] is the fingerprint of all[i]
 	index map[string]int // kid -> its position in all
+	err   error          // set for a file that exists but never loaded
 }
 
 // authorizedFile is a directory entry as last seen.
 type authorizedFile struct {
-	info    fs.FileInfo     // the version last read, good or bad
-	user    *authorizedUser // its last good keys; nil if never good or empty
+	// info is the version last read through, good or bad; nil if none.
+	// A version that could not be read is not recorded, so that the next
+	// poll tries again.
+	info    fs.FileInfo
+	user    *authorizedUser // its last good keys, or why it never loaded
 	ignored bool            // the name is not a valid username
+	problem string          // the read problem last reported; "" when read
 }
 
 // OpenAuthorizedKeysDir loads dir and, unless polling is turned off,
 // starts watching it for changes. It fails only when dir cannot be read;
-// bad files are reported (error handler and log) and left out.
+// bad files are reported (error handler and log), and their users refused
+// as a store failure until they load.
 func OpenAuthorizedKeysDir(dir string, opts ...AuthorizedKeysOption) (*AuthorizedKeysDir, error) {
 	cfg := authorizedKeysConfig{interval: DefaultAuthorizedKeysPollInterval}
 	for _, o := range opts {
@@ -291,10 +323,14 @@ func (d *AuthorizedKeysDir) KeysWithIDs(_ context.Context, username, kid string)
 		return nil, nil, errStoreClosed
 	}
 	u := st.users[username]
-	if u == nil {
+	switch {
+	case u == nil:
 		return nil, nil, ErrUnknownUser
-	}
-	if kid == "" {
+	case u.err != nil:
+		return nil, nil, u.err
+	case kid == "" && len(u.all) == 0:
+		return nil, nil, ErrUnknownKey
+	case kid == "":
 		return u.all, u.kids, nil
 	}
 	if i, ok := u.index[kid]; ok {
@@ -307,14 +343,17 @@ func (d *AuthorizedKeysDir) KeysWithIDs(_ context.Context, username, kid string)
 func (d *AuthorizedKeysDir) Users() []string {
 	users := d.state.Load().users
 	names := make([]string, 0, len(users))
-	for name := range users {
-		names = append(names, name)
+	for name, u := range users {
+		if len(u.keys) > 0 {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	return names
 }
 
-// UserKeys returns username's keys in file order; nil for an unknown user.
+// UserKeys returns username's keys in file order; nil for a user without
+// keys.
 func (d *AuthorizedKeysDir) UserKeys(username string) []AuthorizedKey {
 	u := d.state.Load().users[username]
 	if u == nil {
@@ -379,7 +418,6 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 	}
 	var (
 		problems []error
-		changed  bool
 		next     = make(map[string]*authorizedFile, len(entries))
 	)
 	for _, e := range entries {
@@ -389,7 +427,7 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 		}
 		prev := d.files[name]
 		if err := CheckUsername(name); err != nil {
-			if force || prev == nil || !prev.ignored {
+			if force || prev == nil {
 				err = fmt.Errorf("asymjwt: authorized keys: ignoring %s: %w", filepath.Join(d.dir, name), err)
 				d.reportLevel(slog.LevelWarn, err)
 				problems = append(problems, err)
@@ -403,56 +441,79 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // removed since ReadDir, or a dangling link: no user
 		case err != nil:
-			err = fmt.Errorf("asymjwt: authorized keys %s: %w", path, err)
-			d.report(err)
-			problems = append(problems, err)
-			if prev != nil && !prev.ignored {
-				next[name] = prev
-			}
+			next[name] = d.unreadable(prev, force, path, err, &problems)
 			continue
 		case !info.Mode().IsRegular():
 			continue
 		}
-		if !force && prev != nil && !prev.ignored && sameFileVersion(prev.info, info) {
+		if !force && prev != nil && sameFileVersion(prev.info, info) {
 			next[name] = prev
 			continue
 		}
-		changed = true
-		f := &authorizedFile{info: info}
 		user, readInfo, err := readAuthorizedKeysFile(path)
-		if readInfo != nil {
-			f.info = readInfo
-		}
-		if err != nil {
+		switch {
+		case err == nil:
+			next[name] = &authorizedFile{info: readInfo, user: user}
+		case readInfo == nil:
+			next[name] = d.unreadable(prev, force, path, err, &problems)
+		default:
+			// Read but bad: this version stays bad, so it is read again
+			// (and reported again) only when it changes.
+			var last *authorizedUser
+			if prev != nil {
+				last = prev.user
+			}
+			next[name] = &authorizedFile{info: readInfo, user: lastGoodOr(last, path, err)}
 			err = fmt.Errorf("asymjwt: authorized keys %s: %w", path, err)
 			d.report(err)
 			problems = append(problems, err)
-			if prev != nil {
-				f.user = prev.user // the last good keys stay in use
-			}
-		} else {
-			f.user = user
-		}
-		next[name] = f
-	}
-	for name := range d.files {
-		if _, ok := next[name]; !ok {
-			changed = true
 		}
 	}
 	d.files = next
-	if changed {
-		users := make(map[string]*authorizedUser, len(next))
-		for name, f := range next {
-			if f.user != nil {
-				users[name] = f.user
-			}
+	users := make(map[string]*authorizedUser, len(next))
+	for name, f := range next {
+		if f.user != nil {
+			users[name] = f.user
 		}
+	}
+	if !maps.Equal(users, d.state.Load().users) {
 		d.state.Store(&authorizedKeysState{users: users})
 		d.cfg.logger.LogAttrs(context.Background(), slog.LevelInfo, "asymjwt: authorized keys loaded",
 			slog.String("dir", d.dir), slog.Int("users", len(users)))
 	}
 	return errors.Join(problems...)
+}
+
+// unreadable is the entry of a file that could not be stat'ed, opened or
+// read: such errors pass (permission fixed, descriptors freed, disk back),
+// so the version of prev is kept, not the new one, and the next poll
+// tries again. The problem is reported when it is new or changed, or on
+// Reload.
+func (d *AuthorizedKeysDir) unreadable(prev *authorizedFile, force bool, path string, cause error, problems *[]error) *authorizedFile {
+	err := fmt.Errorf("asymjwt: authorized keys %s: %w", path, cause)
+	f := &authorizedFile{problem: err.Error()}
+	var last *authorizedUser
+	if prev != nil {
+		f.info, last = prev.info, prev.user
+	}
+	if force || prev == nil || prev.problem != f.problem {
+		d.report(err)
+		*problems = append(*problems, err)
+	}
+	f.user = lastGoodOr(last, path, cause)
+	return f
+}
+
+// lastGoodOr is what lookups find for the user of path after a failed
+// load: the last good keys, or a store error while the file has never
+// loaded, so that a chain does not ask the next store about a user this
+// one owns.
+func lastGoodOr(last *authorizedUser, path string, cause error) *authorizedUser {
+	err := fmt.Errorf("asymjwt: authorized keys %s never loaded: %w", path, cause)
+	if last != nil && (last.err == nil || last.err.Error() == err.Error()) {
+		return last // unchanged: no new snapshot
+	}
+	return &authorizedUser{err: err}
 }
 
 func (d *AuthorizedKeysDir) report(err error) { d.reportLevel(slog.LevelError, err) }
@@ -467,17 +528,28 @@ func (d *AuthorizedKeysDir) reportLevel(level slog.Level, err error) {
 
 // sameFileVersion reports whether two stats show the same version of a
 // file: an atomic rename changes the identity, an in-place write the
-// modification time or size.
+// modification time or size, and the change time (where the platform has
+// one) also catches a rewrite that kept both, since unlike the
+// modification time it cannot be set back.
 func sameFileVersion(a, b fs.FileInfo) bool {
-	return a != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) &&
-		a.Size() == b.Size() && a.Mode() == b.Mode()
+	if a == nil || !os.SameFile(a, b) || !a.ModTime().Equal(b.ModTime()) ||
+		a.Size() != b.Size() || a.Mode() != b.Mode() {
+		return false
+	}
+	ca, okA := changeTime(a)
+	cb, okB := changeTime(b)
+	return okA == okB && ca.Equal(cb)
 }
 
 // readAuthorizedKeysFile reads and parses one user's file. The stat it
-// returns is of the file actually read, so a later change is noticed. A
-// file without keys yields a nil user.
+// returns is of the file actually read, so a later change is noticed; it
+// is nil when the file could not be read at all (an error worth retrying,
+// unlike a bad file). A file without keys yields a user without keys.
 func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a file swapped for a FIFO since the caller's
+	// stat cannot block the open (under the reload lock, with Close
+	// waiting); the stat below then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlock, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -486,12 +558,15 @@ func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("no longer a regular file (%v)", info.Mode().Type())
+	}
 	if info.Size() > MaxAuthorizedKeysFileSize {
 		return nil, info, fmt.Errorf("file is larger than %d bytes", MaxAuthorizedKeysFileSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxAuthorizedKeysFileSize+1))
 	if err != nil {
-		return nil, info, err
+		return nil, nil, err
 	}
 	if len(data) > MaxAuthorizedKeysFileSize {
 		return nil, info, fmt.Errorf("file is larger than %d bytes", MaxAuthorizedKeysFileSize)
@@ -499,9 +574,6 @@ func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
 	keys, err := ParseAuthorizedKeys(data)
 	if err != nil {
 		return nil, info, err
-	}
-	if len(keys) == 0 {
-		return nil, info, nil
 	}
 	u := &authorizedUser{
 		keys:  keys,

@@ -374,7 +374,7 @@ func TestParseAuthorizedKeysRefusals(t *testing.T) {
 }
 
 func TestCheckUsername(t *testing.T) {
-	valid := []string{"alice", "svc-billing", "a.b", "José", "user@example.com", "x", strings.Repeat("a", 256)}
+	valid := []string{"alice", "svc-billing", "a.b", "José", "user@example.com", "x", "Jane Doe", strings.Repeat("a", 256)}
 	for _, name := range valid {
 		if err := asymjwt.CheckUsername(name); err != nil {
 			t.Errorf("%q refused: %v", name, err)
@@ -384,6 +384,9 @@ func TestCheckUsername(t *testing.T) {
 		"", ".", "..", ".hidden", ".alice.tmp", "a/b", "/etc/passwd", "../alice", "alice/..",
 		`a\b`, `..\alice`, "a..b", "a\x00b", "a\nb", "tab\there", "del\x7f", "bob~",
 		strings.Repeat("a", 257), "\xff\xfe",
+		// A username ends up in a header value, where a comma splits a
+		// list and outer white space is dropped.
+		"alice,admin", ",", "alice,", " alice", "alice ", " ", "alice\u00a0", "\u2003alice", "alice\u3000",
 	}
 	for _, name := range invalid {
 		if err := asymjwt.CheckUsername(name); err == nil {
@@ -502,7 +505,8 @@ func TestAuthorizedKeysDirLookups(t *testing.T) {
 		{"via a link", "carol", carol.kid, 1, nil},
 		{"unknown user", "mallory", "", 0, asymjwt.ErrUnknownUser},
 		{"another user's kid", "alice", bob.kid, 0, asymjwt.ErrUnknownKey},
-		{"empty file is no user", "empty", "", 0, asymjwt.ErrUnknownUser},
+		{"empty file is a user without keys", "empty", "", 0, asymjwt.ErrUnknownKey},
+		{"empty file by kid", "empty", bob.kid, 0, asymjwt.ErrUnknownKey},
 		{"path traversal", "../outside", "", 0, asymjwt.ErrUnknownUser},
 		{"path traversal by kid", "../outside", outsider.kid, 0, asymjwt.ErrUnknownUser},
 		{"absolute path", filepath.Join(root, "outside"), "", 0, asymjwt.ErrUnknownUser},
@@ -558,8 +562,12 @@ func TestAuthorizedKeysDirReload(t *testing.T) {
 	if reported.count() != 1 || !strings.Contains(reported.last().Error(), filepath.Join(dir, "broken")) {
 		t.Fatalf("a bad file at open was not reported with its path: %v", reported.errs)
 	}
-	if _, err := d.Keys(context.Background(), "broken", ""); !errors.Is(err, asymjwt.ErrUnknownUser) {
-		t.Errorf("a file never good gives %v, want ErrUnknownUser", err)
+	// A file that never loaded owns its user all the same: a store
+	// failure, never "unknown", which would let a chain ask the next store.
+	brokenUser := ksNewParty(t, "broken", bob.key)
+	if err := ksVerify(t, v, brokenUser); asymjwt.StatusCode(err) != 503 ||
+		errors.Is(err, asymjwt.ErrUnknownUser) || errors.Is(err, asymjwt.ErrUnknownKey) {
+		t.Errorf("a file never good gives %v, want a store failure", err)
 	}
 
 	steps := []struct {
@@ -588,7 +596,7 @@ func TestAuthorizedKeysDirReload(t *testing.T) {
 			}
 		}, false, []ksParty{a}, []ksRefusal{{bob, asymjwt.ErrUnknownUser}}},
 		{"fix the broken file", func() { ksWriteAtomic(t, dir, "broken", bob.line(t, "")) }, true,
-			[]ksParty{a}, nil},
+			[]ksParty{a, brokenUser}, nil},
 	}
 	for _, s := range steps {
 		s.change()
@@ -643,6 +651,49 @@ func TestAuthorizedKeysDirPolling(t *testing.T) {
 		t.Fatal(err)
 	}
 	ksEventually(t, 5*time.Second, "alice removed", func() bool { return !has("alice")() })
+}
+
+func TestAuthorizedKeysDirSeesRewriteKeepingTimes(t *testing.T) {
+	// A rewrite in place to the same size whose modification time is set
+	// back (cp -p, rsync -t, touch -r; or the same clock tick) leaves
+	// size, mtime and identity as they were: only the change time tells.
+	switch runtime.GOOS {
+	case "windows", "plan9", "js", "wasip1":
+		t.Skip("no inode change time on " + runtime.GOOS)
+	}
+	ksLeakCheck(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alice")
+	a := ksNewParty(t, "alice", nil)
+	b := ksNewParty(t, "alice", nil)
+	if len(a.line(t, "k")) != len(b.line(t, "k")) {
+		t.Fatal("the two lines differ in length")
+	}
+	if err := os.WriteFile(path, []byte(a.line(t, "k")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ksOpenDir(t, dir, asymjwt.WithAuthorizedKeysPollInterval(5*time.Millisecond))
+	v := ksVerifier(t, d)
+	if err := ksVerify(t, v, a); err != nil {
+		t.Fatal(err)
+	}
+	// A revoked, B added, in place, with the old modification time.
+	if err := os.WriteFile(path, []byte(b.line(t, "k")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, old.ModTime(), old.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := os.Stat(path); err != nil || !os.SameFile(old, now) || now.Size() != old.Size() || !now.ModTime().Equal(old.ModTime()) {
+		t.Fatalf("the rewrite changed more than the change time: %v, %v", now, err)
+	}
+	ksEventually(t, 5*time.Second, "the rewrite seen", func() bool {
+		return errors.Is(ksVerify(t, v, a), asymjwt.ErrUnknownKey) && ksVerify(t, v, b) == nil
+	})
 }
 
 func TestAuthorizedKeysDirReloadUnderLoad(t *testing.T) {

@@ -24,9 +24,15 @@ const (
 	// DefaultJWKSRefreshFloor is the shortest time a fetched set is used
 	// before it is fetched again, whatever its Cache-Control says.
 	DefaultJWKSRefreshFloor = time.Minute
-	// DefaultJWKSRefreshCeiling is the longest: a revoked key is dropped
-	// at most this long after its client removed it.
+	// DefaultJWKSRefreshCeiling is the longest: while the endpoint
+	// answers, a revoked key is dropped at most this long after its
+	// client removed it. While it fails, see DefaultJWKSMaxStaleness.
 	DefaultJWKSRefreshCeiling = time.Hour
+	// DefaultJWKSMaxStaleness is how long after its last successful fetch
+	// a set is still used while its endpoint fails. Past it, the users of
+	// that URL are refused as a store failure (503) until a fetch
+	// succeeds.
+	DefaultJWKSMaxStaleness = 24 * time.Hour
 	// DefaultJWKSRefresh is used when a response has no max-age.
 	DefaultJWKSRefresh = 5 * time.Minute
 	// DefaultJWKSMinRefreshInterval is the least time between two fetches
@@ -50,13 +56,16 @@ type jwksTrustConfig struct {
 	minInterval    time.Duration
 	maxSize        int64
 	timeout        time.Duration
+	maxStale       time.Duration
 	logger         *slog.Logger
 	allowHTTP      bool
+	anyHost        bool // redirects may leave the host of the trusted URL
 }
 
 // WithJWKSHTTPClient sets the client that fetches the sets (default: a
 // client of its own with a clone of http.DefaultTransport). Use it for a
-// custom CA pool or proxy. Redirects to plain http are refused either way.
+// custom CA pool or proxy. Redirects to plain http, or to another host,
+// are refused either way; the client's own CheckRedirect runs after.
 func WithJWKSHTTPClient(c *http.Client) JWKSTrustOption {
 	return func(cfg *jwksTrustConfig) { cfg.client = c }
 }
@@ -106,6 +115,33 @@ func WithJWKSFetchTimeout(d time.Duration) JWKSTrustOption {
 	}
 }
 
+// WithJWKSMaxStaleness sets how long after its last successful fetch a
+// set is still used while its endpoint fails (default 24 h): a network
+// error, a timeout, a bad answer, and also 404 or 410, since an endpoint
+// that is misconfigured for a while must not lock its users out at once.
+// Past it, lookups for the URL's users fail as a store error (503) until
+// a fetch succeeds again, so a key that was revoked while the endpoint
+// was down, or the keys of a client whose endpoint is gone for good, are
+// not trusted forever. It is raised, if below, to the refresh ceiling (or
+// the min refresh interval, if longer) plus the fetch timeout, so that
+// the set of an endpoint that answers never goes stale.
+func WithJWKSMaxStaleness(d time.Duration) JWKSTrustOption {
+	return func(cfg *jwksTrustConfig) {
+		if d > 0 {
+			cfg.maxStale = d
+		}
+	}
+}
+
+// InsecureJWKSAllowRedirectsToAnyHost lets a JWKS URL redirect to any
+// https URL. By default a redirect must stay on the host and port of the
+// trusted URL, so that a trusted endpoint cannot send the verifier to
+// fetch from hosts of its choosing (internal ones, say). The redirected
+// set still only vouches for the users of the URL that was trusted.
+func InsecureJWKSAllowRedirectsToAnyHost() JWKSTrustOption {
+	return func(cfg *jwksTrustConfig) { cfg.anyHost = true }
+}
+
 // WithJWKSLogger sets where fetch failures (Warn) and refreshes (Debug)
 // are logged; default slog.Default().
 func WithJWKSLogger(l *slog.Logger) JWKSTrustOption {
@@ -131,11 +167,18 @@ func InsecureJWKSAllowHTTP() JWKSTrustOption {
 // the set triggers one early fetch, but no two fetches of a URL start
 // less than the min refresh interval apart, so tokens with made-up kids
 // are refused without reaching the network. While a URL fails (network,
-// timeout, status other than 200, body over the size limit, bad JSON),
-// the last good set stays in use and the fetch is retried after the min
-// interval. Until a URL's first fetch succeeded, its users' tokens wait
-// for the fetch (at most the fetch timeout) and are then refused as a
-// store failure (503), never as unknown.
+// timeout, any status other than 200 or 304, 404 and 410 included, body
+// over the size limit, bad JSON), the last good set stays in use, up to
+// the max staleness (24 h by default) after its last successful fetch,
+// and the fetch is retried after the min interval. So the refresh ceiling
+// bounds how long a revoked key stays trusted only while the endpoint
+// answers; while it fails, the max staleness does. Until a URL's first
+// fetch succeeded, and once its set is past the max staleness, its users'
+// tokens wait for a fetch (at most the fetch timeout) and are then
+// refused as a store failure (503), never as unknown.
+//
+// Redirects are followed only to the host and port of the trusted URL,
+// and never to plain http (see InsecureJWKSAllowRedirectsToAnyHost).
 //
 // Keys are taken from the set as ParseJWKS does: a JWK's "use" other than
 // "sig" excludes it; its "alg", when present, pins the algorithm. Keys
@@ -182,6 +225,10 @@ type jwksSet struct {
 	done   chan struct{} // closed when run returned
 	refs   int           // users trusting this URL; guarded by trust.mu
 	etag   string        // owned by run
+	// staleAt is when the set in use goes stale: its last successful
+	// fetch plus the max staleness (a monotonic reading, unmoved by
+	// clock steps); nil before the first success.
+	staleAt atomic.Pointer[time.Time]
 
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the running fetch ends
@@ -201,11 +248,13 @@ func NewJWKSTrust(opts ...JWKSTrustOption) *JWKSTrust {
 		minInterval: DefaultJWKSMinRefreshInterval,
 		maxSize:     DefaultJWKSMaxResponseSize,
 		timeout:     DefaultJWKSFetchTimeout,
+		maxStale:    DefaultJWKSMaxStaleness,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	cfg.ceiling = max(cfg.ceiling, cfg.floor)
+	cfg.maxStale = max(cfg.maxStale, max(cfg.ceiling, cfg.minInterval)+cfg.timeout)
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
@@ -221,6 +270,9 @@ func NewJWKSTrust(opts ...JWKSTrustOption) *JWKSTrust {
 	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if err := t.checkURL(req.URL); err != nil {
 			return err
+		}
+		if from := via[0].URL; !t.cfg.anyHost && !sameHost(req.URL, from) {
+			return fmt.Errorf("asymjwt: JWKS URL %s: redirect to another host (%s) refused", from.Redacted(), req.URL.Host)
 		}
 		if next != nil {
 			return next(req, via)
@@ -248,6 +300,22 @@ func (t *JWKSTrust) checkURL(u *url.URL) error {
 		return fmt.Errorf("asymjwt: JWKS URL %s: no host", u.Redacted())
 	}
 	return nil
+}
+
+// sameHost reports whether a and b name the same host and port.
+func sameHost(a, b *url.URL) bool {
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// port is u's port, the scheme's default when u has none.
+func port(u *url.URL) string {
+	switch p := u.Port(); {
+	case p != "":
+		return p
+	case u.Scheme == "http":
+		return "80"
+	}
+	return "443"
 }
 
 // Trust makes username's keys those published at jwksURL (https),
@@ -373,9 +441,9 @@ func (t *JWKSTrust) Keys(ctx context.Context, username, kid string) ([]crypto.Pu
 		return nil, ErrUnknownUser
 	}
 	ks := s.keys.Load()
-	if ks == nil {
+	if ks == nil || s.stale() {
 		s.await(ctx)
-		if ks = s.keys.Load(); ks == nil {
+		if ks = s.keys.Load(); ks == nil || s.stale() {
 			return nil, s.unavailable(ctx)
 		}
 	}
@@ -410,6 +478,10 @@ type JWKSStatus struct {
 	LastAttempt time.Time
 	// NextRefresh is when the set will be fetched again.
 	NextRefresh time.Time
+	// Expires is when the set in use goes stale and its users are
+	// refused, unless a fetch succeeds first: Fetched plus the max
+	// staleness; zero until the first success.
+	Expires time.Time
 	// Err is why the last fetch failed; nil when it succeeded.
 	Err error
 }
@@ -428,6 +500,9 @@ func (t *JWKSTrust) Status(username string) (JWKSStatus, bool) {
 	s.mu.Lock()
 	st.Fetched, st.LastAttempt, st.NextRefresh, st.Err = s.fetched, s.lastAttempt, s.nextDue, s.lastErr
 	s.mu.Unlock()
+	if !st.Fetched.IsZero() {
+		st.Expires = st.Fetched.Add(t.cfg.maxStale)
+	}
 	return st, true
 }
 
@@ -461,17 +536,28 @@ func (s *jwksSet) await(ctx context.Context) bool {
 	}
 }
 
-// unavailable is the error for a set never fetched: a store failure,
-// which the verifier refuses with 503, not an unknown user.
+// stale reports whether the set in use is past the max staleness (or
+// there is none).
+func (s *jwksSet) stale() bool {
+	at := s.staleAt.Load()
+	return at == nil || !time.Now().Before(*at)
+}
+
+// unavailable is the error for a set never fetched or gone stale: a store
+// failure, which the verifier refuses with 503, not an unknown user.
 func (s *jwksSet) unavailable(ctx context.Context) error {
 	s.mu.Lock()
-	err := s.lastErr
+	err, fetched := s.lastErr, s.fetched
 	s.mu.Unlock()
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err == nil {
 		err = errors.New("no fetch completed yet")
+	}
+	if !fetched.IsZero() {
+		return fmt.Errorf("asymjwt: JWKS %s: no fetch succeeded since %s, over the max staleness of %v: %w",
+			s.shown, fetched.Format(time.RFC3339), s.trust.cfg.maxStale, err)
 	}
 	return fmt.Errorf("asymjwt: JWKS %s: no keys: %w", s.shown, err)
 }
@@ -531,6 +617,8 @@ func (s *jwksSet) fetch(ctx context.Context) time.Duration {
 	s.nextDue = now.Add(delay)
 	if err == nil {
 		s.fetched = now
+		at := now.Add(cfg.maxStale)
+		s.staleAt.Store(&at)
 		if keys != nil {
 			s.keys.Store(keys)
 		}

@@ -172,7 +172,8 @@ func TestJWKSTrustCaches(t *testing.T) {
 		t.Errorf("untrusted username: %v", err)
 	}
 	st, ok := tr.Status("alice")
-	if !ok || st.URL != srv.URL || st.Keys != 2 || st.Err != nil || st.Fetched.IsZero() {
+	if !ok || st.URL != srv.URL || st.Keys != 2 || st.Err != nil || st.Fetched.IsZero() ||
+		!st.Expires.Equal(st.Fetched.Add(asymjwt.DefaultJWKSMaxStaleness)) {
 		t.Errorf("Status = %+v, %v", st, ok)
 	}
 	if _, ok := tr.Status("carol"); ok {
@@ -561,6 +562,123 @@ func TestJWKSTrustServesLastGoodSetWhileDown(t *testing.T) {
 	failing("bad JSON")
 	srv.Close()
 	failing("endpoint gone")
+}
+
+func TestJWKSTrustMaxStaleness(t *testing.T) {
+	ksLeakCheck(t)
+	alice := ksNewParty(t, "alice", nil)
+	srv := ksNewJWKSServer(t, alice.key.Public())
+	const maxStale = 300 * time.Millisecond
+	tr := ksTrust(t, srv, asymjwt.WithJWKSRefreshBounds(10*time.Millisecond, 20*time.Millisecond),
+		asymjwt.WithJWKSMinRefreshInterval(10*time.Millisecond), asymjwt.WithJWKSFetchTimeout(100*time.Millisecond),
+		asymjwt.WithJWKSMaxStaleness(maxStale))
+	ksMustTrust(t, tr, "alice", srv.URL)
+	v := ksVerifier(t, tr)
+	if err := ksVerify(t, v, alice); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := tr.Status("alice"); !st.Expires.Equal(st.Fetched.Add(maxStale)) {
+		t.Errorf("Status = %+v, want Expires %v after Fetched", st, maxStale)
+	}
+	// A gone endpoint (404, 410) is a failure like any other: the last
+	// good set serves for a while, but not past the max staleness.
+	for _, status := range []int{http.StatusNotFound, http.StatusGone, http.StatusServiceUnavailable} {
+		srv.set(status, []byte("gone"))
+		mark := time.Now()
+		var st asymjwt.JWKSStatus
+		ksEventually(t, 5*time.Second, "the failure seen", func() bool {
+			st, _ = tr.Status("alice")
+			return st.LastAttempt.After(mark) && st.Err != nil
+		})
+		if time.Until(st.Expires) > maxStale/2 {
+			if err := ksVerify(t, v, alice); err != nil {
+				t.Errorf("%d: the last good set was dropped before the max staleness: %v", status, err)
+			}
+		}
+		ksEventually(t, 5*time.Second, fmt.Sprintf("refused %v after the last success (%d)", maxStale, status), func() bool {
+			return asymjwt.StatusCode(ksVerify(t, v, alice)) == 503
+		})
+		err := ksVerify(t, v, alice)
+		if errors.Is(err, asymjwt.ErrUnknownUser) || errors.Is(err, asymjwt.ErrUnknownKey) || !strings.Contains(err.Error(), "max staleness") {
+			t.Errorf("%d: %v, want a store failure naming the max staleness", status, err)
+		}
+		if time.Now().Before(st.Expires) {
+			t.Errorf("%d: refused before the set expired at %v", status, st.Expires)
+		}
+		if _, err := tr.Keys(context.Background(), "alice", alice.kid); err == nil ||
+			errors.Is(err, asymjwt.ErrUnknownKey) || errors.Is(err, asymjwt.ErrUnknownUser) {
+			t.Errorf("%d: lookup by kid in a stale set: %v, want a store error", status, err)
+		}
+		// Back up: trusted again at the next fetch.
+		srv.setKeys(t, alice.key.Public())
+		ksEventually(t, 5*time.Second, "trusted again", func() bool { return ksVerify(t, v, alice) == nil })
+	}
+}
+
+func TestJWKSTrustMaxStalenessFloor(t *testing.T) {
+	// A max staleness below the refresh ceiling plus the fetch timeout
+	// would fail a healthy endpoint between two refreshes.
+	srv := ksNewJWKSServer(t, ksNewParty(t, "alice", nil).key.Public())
+	tr := ksTrust(t, srv, asymjwt.WithJWKSMaxStaleness(time.Nanosecond))
+	ksMustTrust(t, tr, "alice", srv.URL)
+	st := ksStatus(t, tr, "alice")
+	if want := asymjwt.DefaultJWKSRefreshCeiling + asymjwt.DefaultJWKSFetchTimeout; st.Expires.Sub(st.Fetched) != want {
+		t.Errorf("max staleness %v, want it raised to %v", st.Expires.Sub(st.Fetched), want)
+	}
+}
+
+func TestJWKSTrustRedirects(t *testing.T) {
+	ksLeakCheck(t)
+	alice := ksNewParty(t, "alice", nil)
+	other := ksNewJWKSServer(t, alice.key.Public()) // another host: same address, another port
+	var self string
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/jwks", http.StatusFound)
+		case "/elsewhere":
+			http.Redirect(w, r, other.URL, http.StatusFound)
+		case "/by-name":
+			http.Redirect(w, r, strings.Replace(self, "127.0.0.1", "localhost", 1)+"/jwks", http.StatusFound)
+		case "/jwks":
+			w.Write(must(json.Marshal(must(asymjwt.NewJWKS(alice.key.Public())))))
+		}
+	}))
+	defer redirector.Close()
+	self = redirector.URL
+	tests := []struct {
+		name, path string
+		anyHost    bool
+		ok         bool
+	}{
+		{"same host", "/moved", false, true},
+		{"another port", "/elsewhere", false, false},
+		{"another host name", "/by-name", false, false},
+		{"another host, allowed", "/elsewhere", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []asymjwt.JWKSTrustOption{asymjwt.WithJWKSHTTPClient(redirector.Client())}
+			if tt.anyHost {
+				opts = append(opts, asymjwt.InsecureJWKSAllowRedirectsToAnyHost())
+			}
+			tr := ksTrust(t, nil, opts...)
+			ksMustTrust(t, tr, "alice", redirector.URL+tt.path)
+			err := ksVerify(t, ksVerifier(t, tr), alice)
+			if tt.ok {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if asymjwt.StatusCode(err) != 503 {
+				t.Errorf("via a redirect to another host: %v, want a store failure", err)
+			}
+			if st, _ := tr.Status("alice"); st.Err == nil || !strings.Contains(st.Err.Error(), "another host") {
+				t.Errorf("Status after a redirect to another host: %+v", st)
+			}
+		})
+	}
 }
 
 func TestJWKSTrustStartupDoesNotBlock(t *testing.T) {

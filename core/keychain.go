@@ -22,8 +22,11 @@ type keyChain []KeyStore
 // Any other error stops the chain and is returned as it is, so the
 // verifier refuses the request as a store failure (503): a store that
 // could not answer might have owned the user, and asking the next one
-// instead would let it answer for a user it does not own. Unknown
-// everywhere is ErrUnknownUser.
+// instead would let it answer for a user it does not own. The stores of
+// this package answer so: AuthorizedKeysDir for a user whose file exists
+// but never loaded, JWKSTrust for a URL never fetched or past its max
+// staleness; a user with no keys at all (an empty file, an empty set) is
+// ErrUnknownKey, final too. Unknown everywhere is ErrUnknownUser.
 //
 // The chain does not record key use: wrap it in NewLastUsedStore for
 // that. It panics if a store is nil.

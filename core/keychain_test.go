@@ -200,3 +200,52 @@ func ksBenchSources(b *testing.B) []ksBenchSource {
 		{"last-used-memory", asymjwt.NewLastUsedStore(mem), key},
 	}
 }
+
+func TestChainAuthorizedKeysDirOwnsItsUsers(t *testing.T) {
+	// A user whose file exists belongs to the directory, loaded or not:
+	// the store further down must never answer for them.
+	owner := ksNewParty(t, "alice", nil)
+	lower := ksNewParty(t, "alice", nil) // the key the next store holds for alice
+	bad := "ssh-ed25519 AAAA-typo\n" + owner.line(t, "")
+	tests := []struct {
+		name    string
+		content []string // successive versions, each loaded in turn
+		owner   error    // verifying a token of owner.key
+		lower   error    // verifying a token of lower.key
+		status  int      // of the lower key's refusal
+	}{
+		{"no file: the next store answers", nil, asymjwt.ErrUnknownKey, nil, 200},
+		{"good file", []string{owner.line(t, "")}, nil, asymjwt.ErrUnknownKey, 401},
+		{"empty file", []string{""}, asymjwt.ErrUnknownKey, asymjwt.ErrUnknownKey, 401},
+		{"only comments", []string{"# keys come later\n"}, asymjwt.ErrUnknownKey, asymjwt.ErrUnknownKey, 401},
+		{"bad since it appeared", []string{bad}, asymjwt.ErrStoreUnavailable, asymjwt.ErrStoreUnavailable, 503},
+		{"bad after good keeps the last good keys", []string{owner.line(t, ""), bad}, nil, asymjwt.ErrUnknownKey, 401},
+		{"empty after bad", []string{bad, ""}, asymjwt.ErrUnknownKey, asymjwt.ErrUnknownKey, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d := ksOpenDir(t, dir, asymjwt.WithAuthorizedKeysPollInterval(0),
+				asymjwt.WithAuthorizedKeysErrorHandler(func(error) {}))
+			for _, c := range tt.content {
+				ksWriteAtomic(t, dir, "alice", c)
+				_ = d.Reload() // problems are the point of some cases
+			}
+			mem := asymjwt.NewMemoryKeyStore()
+			must(mem.Add("alice", lower.key.Public()))
+			v := ksVerifier(t, asymjwt.ChainKeyStores(d, mem))
+			for _, c := range []struct {
+				p    ksParty
+				want error
+			}{{owner, tt.owner}, {lower, tt.lower}} {
+				err := ksVerify(t, v, c.p)
+				if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+					t.Errorf("key %s: %v, want %v", c.p.kid[:8], err, c.want)
+				}
+			}
+			if got := asymjwt.StatusCode(ksVerify(t, v, lower)); got != tt.status {
+				t.Errorf("the lower store's key: status %d, want %d", got, tt.status)
+			}
+		})
+	}
+}
