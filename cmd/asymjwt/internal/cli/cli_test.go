@@ -119,6 +119,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--log-level", "loud"}, "--log-level must be"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--user-header", "X User"}, "is not a header name"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--health-path", "healthz"}, "--health-path must start with /"},
+		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--insecure-redis-unchecked-policy"}, "goes with --redis"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--redis", "mysql://x"}, "--redis:"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "extra"}, `unexpected argument "extra"`},
 		{[]string{"keys"}, "want a subcommand: add, list or remove"},

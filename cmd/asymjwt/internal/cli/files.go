@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -158,8 +159,9 @@ func createExclusive(path string, data []byte, perm os.FileMode) error {
 
 // writeAtomic replaces path with data through a temporary file in the
 // same directory and a rename, so readers see the old or the new content,
-// never a part. The temporary name starts with a dot, which directory
-// watchers skip.
+// never a part; the directory is synced, so that the rename survives a
+// crash. The temporary name starts with a dot, which directory watchers
+// skip.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -186,6 +188,26 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir flushes dir's entries (a rename, a removal) to disk. Windows
+// cannot open a directory to sync it.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
 }

@@ -21,8 +21,10 @@ func runKeys(_ context.Context, e *env, args []string) error {
 		text: `Manages an authorized-keys directory: one file per username, one public
 key per line (OpenSSH form, or a PEM block), as "asymjwt proxy --keys",
 "asymjwt verify --keys" and asymjwt.OpenAuthorizedKeysDir read it.
-Servers pick up changes without a restart. Run "asymjwt keys COMMAND -h"
-for each command.
+Servers pick up changes without a restart. add and remove hold a lock
+on DIR/.lock (a hidden file, which servers ignore) while they edit, so
+that commands run at the same time never undo each other. Run
+"asymjwt keys COMMAND -h" for each command.
 
   add     register a public key for a user and print its kid
   list    show user, kid, type and label of every key
@@ -45,6 +47,10 @@ for each command.
 	}
 	return usagef("unknown subcommand %q: want add, list or remove", args[0])
 }
+
+// lockName is the lock file of an authorized-keys directory (lockDir):
+// hidden, so servers reading the directory ignore it.
+const lockName = ".lock"
 
 // userFile is the path of username's file in dir, after checking that
 // username can be a file name there.
@@ -127,6 +133,11 @@ already registered for the user is left as it is.`,
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
+	unlock, err := lockDir(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old, keys, err := readUserKeys(path)
 	if err != nil {
 		return err
@@ -240,6 +251,11 @@ replaced atomically, and removed when no key is left.`,
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDir(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	data, keys, err := readUserKeys(path)
 	if err != nil {
 		return err
@@ -250,7 +266,10 @@ replaced atomically, and removed when no key is left.`,
 	}
 	want := slices.Delete(slices.Clone(keys), i, i+1)
 	if len(want) == 0 {
-		return os.Remove(path)
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		return syncDir(*dir)
 	}
 	out, err := removeKey(data, kid, want)
 	if err != nil {

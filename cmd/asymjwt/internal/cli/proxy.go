@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	asymjwtredis "github.com/asymjwt/asymjwt/redis"
@@ -41,6 +42,16 @@ first, so the upstream can trust it. Refused requests get 401, or 503
 when the replay store is down, and never reach the upstream; an
 unreachable upstream gives 502.
 
+What the upstream gets is what was verified: the query as sent (after
+the --upstream URL's own), no request trailers, and none of the headers
+that make some frameworks change a request's method or URL
+(X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
+X-Original-URL, X-Rewrite-URL, also spelled with "_"). A query that
+does not parse cleanly (a ";" separator, a bad %-escape, more than
+10,000 parameters) gets 400 before authentication. A username that
+would not read back unchanged from a header (white space at either
+end, a ",", a control character) is refused with 401.
+
 GET /healthz (--health-path) answers 200 without credentials. Each
 request is logged to stderr (slog; refusal reasons at level WARN).
 SIGINT or SIGTERM stops accepting connections and lets requests in
@@ -48,7 +59,9 @@ flight finish.
 
 Replayed tokens are refused through an in-memory store, which protects
 this one process: run several instances behind a load balancer only
-with --redis (whose maxmemory-policy must be noeviction).
+with --redis. Redis's maxmemory-policy must be noeviction: the proxy
+refuses to start otherwise, and also when it cannot read the policy
+(CONFIG and INFO refused) unless --insecure-redis-unchecked-policy.
 
 --strict requires every token to carry aud (so --aud is needed), and to
 be bound to its request's method, path, query (qsh) and body (bh), as
@@ -61,6 +74,7 @@ make them.`,
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
 	keysDir := fs.String("keys", "", "authorized-keys `DIR`: one file per user")
 	redisURL := fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)")
+	insecureRedisUnchecked := fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts")
 	var aud stringList
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
@@ -95,6 +109,8 @@ make them.`,
 		return usagef("--user-header %q is not a header name", *userHeader)
 	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
 		return usagef("--health-path must start with /")
+	case *insecureRedisUnchecked && *redisURL == "":
+		return usagef("--insecure-redis-unchecked-policy goes with --redis")
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
@@ -140,7 +156,7 @@ make them.`,
 		// several proxies run in one test process independently.
 		opts = append(opts, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
 	} else {
-		client, store, err := openRedis(ctx, redisOptions, logger)
+		client, store, err := openRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
 		if err != nil {
 			return err
 		}
@@ -206,8 +222,9 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 }
 
 // openRedis connects to Redis and refuses one that may evict replay
-// entries: an evicted entry lets its token be replayed.
-func openRedis(ctx context.Context, o *redis.Options, logger *slog.Logger) (*redis.Client, *asymjwtredis.Store, error) {
+// entries (an evicted entry lets its token be replayed), and one whose
+// policy cannot be read unless insecureUnchecked.
+func openRedis(ctx context.Context, o *redis.Options, insecureUnchecked bool, logger *slog.Logger) (*redis.Client, *asymjwtredis.Store, error) {
 	redisLogOnce.Do(func() { redis.SetLogger(&redisLog) })
 	redisLog.logger.Store(logger)
 	// Let a deadline end socket I/O, so a stalled Redis costs at most the
@@ -229,8 +246,11 @@ func openRedis(ctx context.Context, o *redis.Options, logger *slog.Logger) (*red
 	case errors.Is(err, asymjwtredis.ErrEvictionPolicy):
 		client.Close()
 		return nil, nil, err
+	case err != nil && !insecureUnchecked:
+		client.Close()
+		return nil, nil, fmt.Errorf("%w (it must be noeviction: allow CONFIG GET or INFO, or start with --insecure-redis-unchecked-policy if you are sure)", err)
 	case err != nil:
-		logger.Warn("asymjwt proxy: could not check Redis's maxmemory-policy; it must be noeviction", "err", err)
+		logger.Warn("asymjwt proxy: could not check Redis's maxmemory-policy; it must be noeviction, or replayed tokens may be accepted (--insecure-redis-unchecked-policy)", "err", err)
 	}
 	return client, store, nil
 }
@@ -286,16 +306,71 @@ type accessEntry struct {
 	user string
 }
 
+// overrideHeaders (folded by headerKey) let some frameworks change a
+// request's method or URL: an upstream honouring them would run a token
+// bound to one request as another.
+var overrideHeaders = map[string]bool{
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+	"x-original-url":         true,
+	"x-rewrite-url":          true,
+}
+
+// unsafeHeaderValue says why name cannot be forwarded as a header value
+// that the upstream reads back unchanged, or returns "". Parsers drop
+// surrounding spaces and tabs (" admin" would read as "admin"), some any
+// white space, and may split on "," (a list); control characters end or
+// fold the header.
+func unsafeHeaderValue(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case strings.TrimFunc(name, unicode.IsSpace) != name:
+		return "leading or trailing white space"
+	case strings.Contains(name, ","):
+		return `contains ","`
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "contains a control character"
+	}
+	return ""
+}
+
+// queryError is url.ParseQuery's error for q, without its allocations
+// for the common empty query.
+func queryError(q string) error {
+	if q == "" {
+		return nil
+	}
+	_, err := url.ParseQuery(q)
+	return err
+}
+
+var errUnsafeUsername = errors.New("asymjwt proxy: username cannot be forwarded in a header")
+
 func newProxyHandler(v *asymjwt.Verifier, upstream *url.URL, userHeader, healthPath string, logger *slog.Logger) http.Handler {
 	userHeader = textproto.CanonicalMIMEHeaderKey(userHeader)
 	userKey := headerKey(userHeader)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
+			// Forward the query that was verified: Rewrite mode has already
+			// re-encoded it when it held ";", bad escapes or too many
+			// parameters (refused before this), or under GODEBUG=urlmaxqueryparams.
+			pr.Out.URL.RawQuery = upstream.RawQuery
+			if q := pr.In.URL.RawQuery; q != "" {
+				if pr.Out.URL.RawQuery != "" {
+					pr.Out.URL.RawQuery += "&"
+				}
+				pr.Out.URL.RawQuery += q
+			}
+			// Request trailers are client-controlled headers that arrive
+			// after the body: they would bypass everything below.
+			pr.Out.Trailer = nil
 			pr.SetXForwarded()
 			pr.Out.Header.Del("Authorization")
 			for name := range pr.Out.Header {
-				if headerKey(name) == userKey {
+				if k := headerKey(name); k == userKey || overrideHeaders[k] {
 					delete(pr.Out.Header, name)
 				}
 			}
@@ -312,10 +387,16 @@ func newProxyHandler(v *asymjwt.Verifier, upstream *url.URL, userHeader, healthP
 		BufferPool: &bufferPool{},
 	}
 	authenticated := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := asymjwt.FromContext(r.Context()); ok {
-			if entry, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
-				entry.user = id.Username
-			}
+		id, _ := asymjwt.FromContext(r.Context())
+		// Defense in depth: the key store should never yield such a name.
+		if reason := unsafeHeaderValue(id.Username); reason != "" {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, errUnsafeUsername.Error(),
+				slog.String("user", id.Username), slog.String("reason", reason))
+			v.WriteError(w, errUnsafeUsername, false)
+			return
+		}
+		if entry, ok := r.Context().Value(accessKey{}).(*accessEntry); ok {
+			entry.user = id.Username
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -330,6 +411,12 @@ func newProxyHandler(v *asymjwt.Verifier, upstream *url.URL, userHeader, healthP
 			if r.Method == http.MethodGet {
 				io.WriteString(rec, "ok\n")
 			}
+		} else if err := queryError(r.URL.RawQuery); err != nil {
+			// ";" separators, bad escapes, too many parameters: net/http,
+			// ReverseProxy and the upstream may each read such a query
+			// differently from the verifier. Refused before authentication.
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt proxy: malformed query refused", slog.String("err", err.Error()))
+			http.Error(rec, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 		} else {
 			authenticated.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), accessKey{}, entry)))
 		}

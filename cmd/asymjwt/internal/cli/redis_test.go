@@ -2,14 +2,17 @@ package cli_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/cli"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -122,5 +125,33 @@ func TestProxyRedisStartFailures(t *testing.T) {
 			r := run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--keys", dir, "--redis", tt.url)
 			wantFail(t, r, 1, tt.want)
 		})
+	}
+}
+
+// A Redis whose maxmemory-policy cannot be read (CONFIG and INFO disabled,
+// as on some managed services) may evict replay entries: the proxy refuses
+// to start unless told, by a flag named as insecure, to go on anyway.
+func TestProxyRedisUncheckedPolicy(t *testing.T) {
+	t.Parallel()
+	rs := startRedis(t, "--rename-command", "CONFIG", "", "--rename-command", "INFO", "")
+	up := newUpstream(t)
+	dir := keysDir(t)
+	// Were it to start, it would serve until the deadline, then exit 0.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var stderr syncBuffer
+	args := []string{"proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--keys", dir, "--redis", rs.url()}
+	if code := cli.Run(ctx, args, strings.NewReader(""), io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "--insecure-redis-unchecked-policy") {
+		t.Fatalf("exit %d, want 1 and a message naming --insecure-redis-unchecked-policy:\n%s", code, stderr.String())
+	}
+
+	p := startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.url(), "--insecure-redis-unchecked-policy")
+	if !strings.Contains(p.logs.String(), "could not check Redis's maxmemory-policy") {
+		t.Errorf("no warning logged:\n%s", p.logs)
+	}
+	billing := signer(t, "billing", "keys/ed25519.pem")
+	tok, _ := billing.Token()
+	if status, _, _ := send(t, http.DefaultClient, "GET", p.url("/x"), "", billing.AuthorizationValue(tok), nil); status != 200 {
+		t.Errorf("status %d", status)
 	}
 }
