@@ -78,8 +78,8 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 }
 
 // fasthttpTarget drives a fasthttp handler (fiber) in process, the way
-// fiber's own benchmarks do: one RequestCtx, its response reset between
-// calls.
+// fiber's own benchmarks do: one RequestCtx, its response and user values
+// reset between calls.
 type fasthttpTarget struct {
 	h   fasthttp.RequestHandler
 	ctx *fasthttp.RequestCtx
@@ -96,6 +96,7 @@ func newFasthttpTarget(h fasthttp.RequestHandler) *fasthttpTarget {
 func (t *fasthttpTarget) Do(authorization string) int {
 	t.ctx.Request.Header.Set("Authorization", authorization)
 	t.ctx.Response.Reset()
+	t.ctx.ResetUserValues() // as fasthttp's server does between requests
 	t.h(t.ctx)
 	return t.ctx.Response.StatusCode()
 }

@@ -22,6 +22,7 @@ import (
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	asymjwtfiber "github.com/asymjwt/asymjwt/fiber"
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // env is a verifier trusting alice, with what it reported.
@@ -412,5 +413,48 @@ func TestStreamedRefusalClosesConnection(t *testing.T) {
 	}
 	if len(statuses) != 1 || statuses[0] != http.StatusUnauthorized || smuggled.Load() {
 		t.Errorf("answers %v, smuggled request ran %v: want one 401 and the connection closed", statuses, smuggled.Load())
+	}
+}
+
+// TestReusedRequestCtx: fasthttp reuses RequestCtx objects; one that is
+// reused without a reset still carries the last identity, which must not
+// vouch for another credential.
+func TestReusedRequestCtx(t *testing.T) {
+	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := asymjwt.NewMemoryKeyStore()
+	keys.Add("alice", key.Public())
+	v, err := asymjwt.NewVerifier(keys, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()),
+		asymjwt.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := asymjwt.NewSigner("alice", key)
+	token, _ := signer.Token()
+	app := fiber.New()
+	app.Use(asymjwtfiber.New(v))
+	app.Get("/", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
+	h := app.Handler()
+	fctx := &fasthttp.RequestCtx{}
+	fctx.Request.SetRequestURI("/")
+	for _, st := range []struct {
+		auth string
+		want int
+	}{
+		{signer.AuthorizationValue(token), fiber.StatusNoContent},
+		{"JWT not.a.token", fiber.StatusUnauthorized},
+		{"", fiber.StatusUnauthorized},
+	} {
+		fctx.Request.Header.Del("Authorization")
+		if st.auth != "" {
+			fctx.Request.Header.Set("Authorization", st.auth)
+		}
+		fctx.Response.Reset() // the user values are deliberately left as they were
+		h(fctx)
+		if got := fctx.Response.StatusCode(); got != st.want {
+			t.Fatalf("Authorization %q: status %d, want %d", st.auth, got, st.want)
+		}
 	}
 }
