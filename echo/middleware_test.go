@@ -1,15 +1,14 @@
 package asymjwtecho_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/asymjwt/asymjwt/core/asymjwttest"
 	asymjwtecho "github.com/asymjwt/asymjwt/echo"
 	"github.com/labstack/echo/v4"
 )
@@ -17,32 +16,8 @@ import (
 // setup returns a verifier trusting alice and a signer for her.
 func setup(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer) {
 	t.Helper()
-	v, s, _ := observed(t)
+	v, s, _ := asymjwttest.Alice(t)
 	return v, s
-}
-
-// observed is setup with a count of the verifications.
-func observed(t *testing.T) (*asymjwt.Verifier, *asymjwt.Signer, *int) {
-	t.Helper()
-	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := asymjwt.NewMemoryKeyStore()
-	if _, err := keys.Add("alice", key.Public()); err != nil {
-		t.Fatal(err)
-	}
-	n := new(int)
-	v, err := asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
-		asymjwt.WithObserver(func(context.Context, asymjwt.Outcome) { *n++ }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := asymjwt.NewSigner("alice", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v, s, n
 }
 
 // serve sends one request to e, signed by s when s is not nil.
@@ -197,7 +172,7 @@ func TestNilVerifierPanics(t *testing.T) {
 // verifier's global one verifies once: twice would refuse the token as
 // replayed.
 func TestStacked(t *testing.T) {
-	v, alice, verified := observed(t)
+	v, alice, verified := asymjwttest.Alice(t)
 	e := echo.New()
 	e.Use(asymjwtecho.MiddlewareWithConfig(v, asymjwtecho.Config{Optional: true}))
 	admin := e.Group("/admin", asymjwtecho.MiddlewareWithConfig(v, asymjwtecho.Config{
@@ -217,11 +192,11 @@ func TestStacked(t *testing.T) {
 		{"/open", true, http.StatusOK, "alice", 1},
 		{"/open", false, http.StatusOK, "anonymous", 1},
 	} {
-		*verified = 0
+		verified.Store(0)
 		signer := map[bool]*asymjwt.Signer{true: alice}[tc.signed]
 		w := serve(t, e, signer, http.MethodGet, tc.target)
-		if w.Code != tc.status || tc.body != "" && w.Body.String() != tc.body || *verified != tc.verified {
-			t.Errorf("GET %s signed=%v: %d %q, verified %d times; want %d %q, %d", tc.target, tc.signed, w.Code, w.Body, *verified, tc.status, tc.body, tc.verified)
+		if w.Code != tc.status || tc.body != "" && w.Body.String() != tc.body || verified.Load() != int64(tc.verified) {
+			t.Errorf("GET %s signed=%v: %d %q, verified %d times; want %d %q, %d", tc.target, tc.signed, w.Code, w.Body, verified.Load(), tc.status, tc.body, tc.verified)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package asymjwttest
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -89,4 +90,29 @@ func (a *App) Handle(ctx context.Context, id *asymjwt.Identity, body []byte) []b
 		panic(err) // Reply holds only strings and bools
 	}
 	return out
+}
+
+// Alice returns what adapter unit tests share: a verifier that trusts only
+// "alice", logs nothing and counts the verifications it runs, and a
+// signer for her.
+func Alice(tb testing.TB) (v *asymjwt.Verifier, alice *asymjwt.Signer, verifications *atomic.Int64) {
+	tb.Helper()
+	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys := asymjwt.NewMemoryKeyStore()
+	if _, err := keys.Add("alice", key.Public()); err != nil {
+		tb.Fatal(err)
+	}
+	verifications = new(atomic.Int64)
+	v, err = asymjwt.NewVerifier(keys, asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
+		asymjwt.WithObserver(func(context.Context, asymjwt.Outcome) { verifications.Add(1) }))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if alice, err = asymjwt.NewSigner("alice", key); err != nil {
+		tb.Fatal(err)
+	}
+	return v, alice, verifications
 }
