@@ -71,15 +71,7 @@ give it with --method, --url and --body.`,
 	case rest[0] == "-" && (*pubPath == "-" || *bodyPath == "-"):
 		return usagef("only one input can be read from stdin")
 	}
-	raw := rest[0]
-	if raw == "-" {
-		data, err := readInput(e, "-")
-		if err != nil {
-			return err
-		}
-		raw = string(data)
-	}
-	token, err := tokenText(raw)
+	token, err := readToken(e, rest[0])
 	if err != nil {
 		return err
 	}
@@ -241,6 +233,19 @@ func printIdentity(e *env, id *asymjwt.Identity, asJSON bool) error {
 	return nil
 }
 
+// readToken reads the TOKEN argument: the token as pasted, or "-" for
+// stdin.
+func readToken(e *env, arg string) (string, error) {
+	if arg == "-" {
+		data, err := readInput(e, "-")
+		if err != nil {
+			return "", err
+		}
+		arg = string(data)
+	}
+	return tokenText(arg)
+}
+
 // tokenText takes a token as pasted: bare, "SCHEME TOKEN", or a whole
 // "Authorization: SCHEME TOKEN" line.
 func tokenText(s string) (string, error) {
@@ -317,15 +322,7 @@ whole "Authorization: JWT <token>" line; "-" reads it from stdin.`,
 	case len(rest) != 1:
 		return usagef("want exactly one TOKEN (or - for stdin)")
 	}
-	raw := rest[0]
-	if raw == "-" {
-		data, err := readInput(e, "-")
-		if err != nil {
-			return err
-		}
-		raw = string(data)
-	}
-	token, err := tokenText(raw)
+	token, err := readToken(e, rest[0])
 	if err != nil {
 		return err
 	}
