@@ -33,10 +33,11 @@ bench:
 	cd core && go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) .
 	cd bench && go run ./cmd/benchtable
 
-## fuzz: run every fuzz target of core for FUZZTIME each
+## fuzz: run every fuzz target of every module for FUZZTIME each
 fuzz:
-	@set -e; cd core; for t in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
-		echo "== $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) .; done
+	@set -e; for d in $(MODULES); do (cd "$$d" && for p in $$(go list ./...); do \
+		for t in $$(go test -list '^Fuzz' "$$p" | grep '^Fuzz' || true); do \
+			echo "== $$p $$t"; go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) "$$p"; done; done); done
 
 tidy:
 	@set -e; for d in $(MODULES); do (cd "$$d" && go mod tidy); done
