@@ -8,7 +8,7 @@ import (
 	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
-	"github.com/asymjwt/asymjwt/redis/internal/redistest"
+	"github.com/asymjwt/asymjwt/redis/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	asymjwtredis "github.com/asymjwt/asymjwt/redis"
-	"github.com/asymjwt/asymjwt/redis/internal/redistest"
+	"github.com/asymjwt/asymjwt/redis/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

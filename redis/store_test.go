@@ -11,7 +11,7 @@ import (
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	asymjwtredis "github.com/asymjwt/asymjwt/redis"
-	"github.com/asymjwt/asymjwt/redis/internal/redistest"
+	"github.com/asymjwt/asymjwt/redis/redistest"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -1,5 +1,6 @@
-// Package redistest runs throwaway redis-server processes for the tests of
-// the redis module: each on a free loopback port, without persistence, in
+// Package redistest runs throwaway redis-server processes for tests (of
+// the redis module, and of programs that use it, like net/http/httptest):
+// each on a free loopback port, without persistence, in
 // the test's temporary directory, stopped when the test ends (also when
 // it fails).
 //
@@ -121,6 +122,9 @@ func (s *Server) Client(tb testing.TB, configure ...func(*redis.Options)) *redis
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// URL is the server's address as a redis:// URL, database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 // Stop stops the server (SIGTERM, then SIGKILL after a grace period) and
 // waits for it to exit. Without persistence its keys are gone.
