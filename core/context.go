@@ -24,6 +24,7 @@ type Identity struct {
 	RequestBound, BodyBound bool
 
 	verifier *Verifier // which Verifier authenticated it
+	token    string    // and from which token
 }
 
 type identityKey struct{}
@@ -41,14 +42,20 @@ func FromContext(ctx context.Context) (*Identity, bool) {
 }
 
 // Authenticated returns the identity that v itself already authenticated
-// for the request whose context is ctx. Middleware calls it first, so
-// that stacked middleware (optional on every route, required on a group)
-// does not verify the same token twice, which would refuse it as a
-// replay. An identity from another Verifier does not count: its checks
-// may have been weaker.
-func (v *Verifier) Authenticated(ctx context.Context) (*Identity, bool) {
+// from the credential in authorization (the request's Authorization
+// values) for the request whose context is ctx. Middleware calls it
+// first, so that stacked middleware (optional on every route, required on
+// a group) does not verify the same token twice, which would refuse it as
+// a replay. An identity from another Verifier does not count (its checks
+// may have been weaker), nor one verified from another credential (a
+// framework that reuses request contexts must not lend one request's
+// identity to the next).
+func (v *Verifier) Authenticated(ctx context.Context, authorization []string) (*Identity, bool) {
 	id, ok := FromContext(ctx)
 	if !ok || id.verifier != v {
+		return nil, false
+	}
+	if token, err := v.TokenFromHeader(authorization); err != nil || token != id.token {
 		return nil, false
 	}
 	return id, true

@@ -104,7 +104,7 @@ func (v *Verifier) MiddlewareWith(opts ...MiddlewareOption) func(http.Handler) h
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, ok := v.Authenticated(r.Context()); ok {
+			if _, ok := v.Authenticated(r.Context(), r.Header.Values("Authorization")); ok {
 				next.ServeHTTP(w, r) // an outer layer of this middleware already did it
 				return
 			}

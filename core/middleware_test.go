@@ -195,7 +195,29 @@ func TestStackedMiddleware(t *testing.T) {
 	// An identity put on the context by anything but this Verifier is
 	// not taken as authenticated.
 	forged := asymjwt.NewContext(context.Background(), &asymjwt.Identity{Username: "alice"})
-	if _, ok := v.Authenticated(forged); ok {
+	if _, ok := v.Authenticated(forged, []string{"JWT x.y.z"}); ok {
 		t.Fatal("a forged identity counted as authenticated")
+	}
+	// A context that carries v's identity vouches only for the credential
+	// it was verified from, not for another (a reused request context).
+	token, _ := signer.Token()
+	id, err := v.Verify(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := asymjwt.NewContext(context.Background(), id)
+	for _, tc := range []struct {
+		auth []string
+		want bool
+	}{
+		{[]string{signer.AuthorizationValue(token)}, true},
+		{[]string{"JWT " + token}, true},
+		{[]string{"JWT x.y.z"}, false},
+		{nil, false},
+		{[]string{signer.AuthorizationValue(token), signer.AuthorizationValue(token)}, false},
+	} {
+		if _, ok := v.Authenticated(ctx, tc.auth); ok != tc.want {
+			t.Errorf("Authenticated with %q = %v, want %v", tc.auth, ok, tc.want)
+		}
 	}
 }

@@ -266,6 +266,7 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 		RequestBound: requestBound,
 		BodyBound:    bodyBound,
 		verifier:     v,
+		token:        token,
 	}, t, nil
 }
 

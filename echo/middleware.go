@@ -70,7 +70,7 @@ func MiddlewareWithConfig(v *asymjwt.Verifier, config Config) echo.MiddlewareFun
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, ok := v.Authenticated(c.Request().Context()); ok {
+			if _, ok := v.Authenticated(c.Request().Context(), c.Request().Header.Values("Authorization")); ok {
 				return next(c) // an outer layer of this middleware already did it
 			}
 			if config.Skipper(c) {

@@ -83,22 +83,14 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 				values = append(values, string(value))
 			}
 		})
-		// An outer layer of this middleware already verified this very
-		// credential. fasthttp reuses its RequestCtx, so the identity on
-		// it counts only together with the credential it was verified
-		// from: a ctx reused without a reset never lends one request's
-		// identity to another credential.
-		if _, ok := v.Authenticated(c.UserContext()); ok && len(values) == 1 {
-			if verified, _ := c.Locals(verifiedCredential{}).(string); verified == values[0] {
-				return c.Next()
-			}
+		if _, ok := v.Authenticated(c.UserContext(), values); ok {
+			return c.Next() // an outer layer of this middleware already did it
 		}
 		ctx := c.UserContext()
 		id, err := v.Authenticate(ctx, values, request(c))
 		switch {
 		case err == nil:
 			c.SetUserContext(asymjwt.NewContext(ctx, id))
-			c.Locals(verifiedCredential{}, values[0])
 			if cfg.SuccessHandler != nil {
 				if err := cfg.SuccessHandler(c, id); err != nil {
 					return err
@@ -219,10 +211,6 @@ func preParsedMultipart(c *fiber.Ctx) bool {
 	return len(h.MultipartFormBoundary()) > 0 && h.ContentLength() > 0 && len(h.ContentEncoding()) == 0 &&
 		!c.App().Config().DisablePreParseMultipartForm
 }
-
-// verifiedCredential is the c.Locals key of the Authorization value the
-// middleware verified for the request.
-type verifiedCredential struct{}
 
 // Identity returns the identity the middleware authenticated; false for
 // an anonymous request (optional mode, skipped requests) or one that

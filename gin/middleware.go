@@ -71,7 +71,7 @@ func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
 		o(&cfg)
 	}
 	return func(c *gin.Context) {
-		if _, ok := v.Authenticated(c.Request.Context()); ok {
+		if _, ok := v.Authenticated(c.Request.Context(), c.Request.Header.Values("Authorization")); ok {
 			c.Next() // an outer layer of this middleware already did it
 			return
 		}
