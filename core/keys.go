@@ -85,11 +85,12 @@ func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 		}
 		key, err = decryptPKCS8(block.Bytes, passphrase)
 	//lint:ignore SA1019 legacy encrypted PEM is still produced by OpenSSL 1.x tooling; we only read it.
-	case x509.IsEncryptedPEMBlock(block): //nolint:staticcheck
+	case x509.IsEncryptedPEMBlock(block):
 		if len(passphrase) == 0 {
 			return nil, fmt.Errorf("%w: key is encrypted", ErrPassphrase)
 		}
-		der, derr := x509.DecryptPEMBlock(block, passphrase) //nolint:staticcheck
+		//lint:ignore SA1019 reading legacy keys, as above.
+		der, derr := x509.DecryptPEMBlock(block, passphrase)
 		if derr != nil {
 			// DecryptPEMBlock cannot always tell a wrong passphrase from
 			// corrupt data; either way the passphrase did not open the key.
