@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"bytes"
@@ -71,7 +71,7 @@ func TestProxyRefusesUsernameUnsafeInHeader(t *testing.T) {
 		defer logMu.Unlock()
 		return logs.Write(p)
 	}), nil))
-	proxy := httptest.NewServer(newProxyHandler(v, upstream, DefaultUserHeader, "/healthz", logger))
+	proxy := httptest.NewServer(NewProxy(ProxyConfig{Verifier: v, Upstream: upstream, HealthPath: "/healthz", Logger: logger}))
 	t.Cleanup(proxy.Close)
 
 	for _, tt := range tests {

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	asymjwtredis "github.com/asymjwt/asymjwt/redis"
+	"github.com/redis/go-redis/v9"
+)
+
+// OpenRedis connects to Redis and refuses one that may evict replay
+// entries (an evicted entry lets its token be replayed), and one whose
+// policy cannot be read unless insecureUnchecked.
+func OpenRedis(ctx context.Context, o *redis.Options, insecureUnchecked bool, logger *slog.Logger) (*redis.Client, *asymjwtredis.Store, error) {
+	redisLogOnce.Do(func() { redis.SetLogger(&redisLog) })
+	redisLog.logger.Store(logger)
+	// Let a deadline end socket I/O, so a stalled Redis costs at most the
+	// store's timeout per request.
+	o.ContextTimeoutEnabled = true
+	client := redis.NewClient(o)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("redis at %s: %w", o.Addr, err)
+	}
+	store, err := asymjwtredis.New(client)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	switch err := store.Check(ctx); {
+	case errors.Is(err, asymjwtredis.ErrEvictionPolicy):
+		client.Close()
+		return nil, nil, err
+	case err != nil && !insecureUnchecked:
+		client.Close()
+		return nil, nil, fmt.Errorf("%w (it must be noeviction: allow CONFIG GET or INFO, or start with --insecure-redis-unchecked-policy if you are sure)", err)
+	case err != nil:
+		logger.Warn("asymjwt proxy: could not check Redis's maxmemory-policy; it must be noeviction, or replayed tokens may be accepted (--insecure-redis-unchecked-policy)", "err", err)
+	}
+	return client, store, nil
+}
+
+// redisLogger routes go-redis's own messages (failed dials, say) into
+// the proxy's log, so that --log-format json output stays JSON. go-redis
+// has one logger per process; the proxy started last owns it.
+type redisLogger struct {
+	logger atomic.Pointer[slog.Logger]
+}
+
+var (
+	redisLog     redisLogger
+	redisLogOnce sync.Once
+)
+
+func (r *redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := r.logger.Load(); l != nil {
+		l.WarnContext(ctx, fmt.Sprintf(format, v...))
+	}
+}
