@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -238,33 +236,11 @@ func WithAuthorizedKeysLogger(l *slog.Logger) AuthorizedKeysOption {
 // Lookups are O(1), take no lock and do not allocate. Close stops
 // polling; a closed store refuses every lookup.
 type AuthorizedKeysDir struct {
-	dir   string
-	cfg   authorizedKeysConfig
-	state atomic.Pointer[authorizedKeysState]
+	dir  string
+	cfg  authorizedKeysConfig
+	snap *KeySnapshots // what lookups read: its users are the files' users
 
-	mu     sync.Mutex // serializes reloads; guards files and closed
-	files  map[string]*authorizedFile
-	closed bool
-
-	closeOnce sync.Once
-	stop      chan struct{}
-	done      chan struct{} // closed when the polling goroutine returned; nil without polling
-}
-
-// authorizedKeysState is what lookups read; replaced, never modified.
-type authorizedKeysState struct {
-	users  map[string]*authorizedUser
-	closed bool
-}
-
-// authorizedUser is what a lookup of one username finds: its keys (none
-// for an empty file), or err for a file that never loaded.
-type authorizedUser struct {
-	keys  []AuthorizedKey
-	all   []crypto.PublicKey
-	kids  []string       // kids[i] is the fingerprint of all[i]
-	index map[string]int // kid -> its position in all
-	err   error          // set for a file that exists but never loaded
+	files map[string]*authorizedFile // owned by the loads, which snap serializes
 }
 
 // authorizedFile is a directory entry as last seen.
@@ -273,9 +249,9 @@ type authorizedFile struct {
 	// A version that could not be read is not recorded, so that the next
 	// poll tries again.
 	info    fs.FileInfo
-	user    *authorizedUser // its last good keys, or why it never loaded
-	ignored bool            // the name is not a valid username
-	problem string          // the read problem last reported; "" when read
+	user    *SnapshotUser // its last good keys, or why it never loaded
+	ignored bool          // the name is not a valid username
+	problem string        // the read problem last reported; "" when read
 }
 
 // OpenAuthorizedKeysDir loads dir and, unless polling is turned off,
@@ -297,16 +273,16 @@ func OpenAuthorizedKeysDir(dir string, opts ...AuthorizedKeysOption) (*Authorize
 		dir:   dir,
 		cfg:   cfg,
 		files: make(map[string]*authorizedFile),
-		stop:  make(chan struct{}),
 	}
-	d.state.Store(&authorizedKeysState{users: map[string]*authorizedUser{}})
 	// Problems with single files were reported; they do not stop the
-	// others from loading.
-	_ = d.reload(false)
-	if cfg.interval > 0 {
-		d.done = make(chan struct{})
-		go d.poll(cfg.interval)
+	// others from loading. The directory keeps its last good keys while
+	// unreadable: no max staleness.
+	snap, err := NewKeySnapshots(context.Background(), d.load(false),
+		WithSnapshotReloadInterval(cfg.interval), WithSnapshotName("asymjwt: authorized keys"))
+	if err != nil {
+		return nil, err
 	}
+	d.snap = snap
 	return d, nil
 }
 
@@ -317,31 +293,13 @@ func (d *AuthorizedKeysDir) Keys(ctx context.Context, username, kid string) ([]c
 }
 
 // KeysWithIDs implements KeyIDLister.
-func (d *AuthorizedKeysDir) KeysWithIDs(_ context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
-	st := d.state.Load()
-	if st.closed {
-		return nil, nil, errStoreClosed
-	}
-	u := st.users[username]
-	switch {
-	case u == nil:
-		return nil, nil, ErrUnknownUser
-	case u.err != nil:
-		return nil, nil, u.err
-	case kid == "" && len(u.all) == 0:
-		return nil, nil, ErrUnknownKey
-	case kid == "":
-		return u.all, u.kids, nil
-	}
-	if i, ok := u.index[kid]; ok {
-		return u.all[i : i+1 : i+1], u.kids[i : i+1 : i+1], nil
-	}
-	return nil, nil, ErrUnknownKey
+func (d *AuthorizedKeysDir) KeysWithIDs(ctx context.Context, username, kid string) ([]crypto.PublicKey, []string, error) {
+	return d.snap.KeysWithIDs(ctx, username, kid)
 }
 
 // Users returns the usernames that have keys, sorted.
 func (d *AuthorizedKeysDir) Users() []string {
-	users := d.state.Load().users
+	users := d.snap.Users()
 	names := make([]string, 0, len(users))
 	for name, u := range users {
 		if len(u.keys) > 0 {
@@ -355,66 +313,43 @@ func (d *AuthorizedKeysDir) Users() []string {
 // UserKeys returns username's keys in file order; nil for a user without
 // keys.
 func (d *AuthorizedKeysDir) UserKeys(username string) []AuthorizedKey {
-	u := d.state.Load().users[username]
+	u := d.snap.Users()[username]
 	if u == nil {
 		return nil
 	}
-	return slices.Clone(u.keys)
+	return u.Keys()
 }
 
 // Reload reads every file again now, changed or not, and returns the
 // problems it found (also reported as usual). Bad files keep their last
 // good keys.
 func (d *AuthorizedKeysDir) Reload() error {
-	return d.reload(true)
+	return d.snap.Update(context.Background(), d.load(true))
 }
 
 // Close stops polling. Lookups are refused from then on. It is safe to
 // call more than once.
 func (d *AuthorizedKeysDir) Close() error {
-	d.closeOnce.Do(func() {
-		close(d.stop)
-		if d.done != nil {
-			<-d.done
-		}
-		d.mu.Lock()
-		d.closed = true
-		d.state.Store(&authorizedKeysState{closed: true})
-		d.mu.Unlock()
-	})
-	return nil
+	return d.snap.Close()
 }
 
-func (d *AuthorizedKeysDir) poll(interval time.Duration) {
-	defer close(d.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			// Problems were reported; polling goes on.
-			_ = d.reload(false)
-		}
+// load returns the load that brings the snapshot up to date with the
+// directory. Unless force is set, a file whose stat is unchanged is not
+// read again.
+func (d *AuthorizedKeysDir) load(force bool) SnapshotLoad {
+	return func(_ context.Context, current map[string]*SnapshotUser) (map[string]*SnapshotUser, error) {
+		return d.reload(force, current)
 	}
 }
 
-// reload brings the snapshot up to date with the directory. Unless force
-// is set, a file whose stat is unchanged is not read again.
-func (d *AuthorizedKeysDir) reload(force bool) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return errStoreClosed
-	}
+func (d *AuthorizedKeysDir) reload(force bool, current map[string]*SnapshotUser) (map[string]*SnapshotUser, error) {
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
 		// Keep every user as they were: a directory briefly unreadable
 		// (remounted, permissions fixed) must not lock everyone out.
 		err = fmt.Errorf("asymjwt: authorized keys directory: %w", err)
 		d.report(err)
-		return err
+		return nil, err
 	}
 	var (
 		problems []error
@@ -459,7 +394,7 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 		default:
 			// Read but bad: this version stays bad, so it is read again
 			// (and reported again) only when it changes.
-			var last *authorizedUser
+			var last *SnapshotUser
 			if prev != nil {
 				last = prev.user
 			}
@@ -470,18 +405,18 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 		}
 	}
 	d.files = next
-	users := make(map[string]*authorizedUser, len(next))
+	users := make(map[string]*SnapshotUser, len(next))
 	for name, f := range next {
 		if f.user != nil {
 			users[name] = f.user
 		}
 	}
-	if !maps.Equal(users, d.state.Load().users) {
-		d.state.Store(&authorizedKeysState{users: users})
-		d.cfg.logger.LogAttrs(context.Background(), slog.LevelInfo, "asymjwt: authorized keys loaded",
-			slog.String("dir", d.dir), slog.Int("users", len(users)))
+	if maps.Equal(users, current) {
+		return current, errors.Join(problems...)
 	}
-	return errors.Join(problems...)
+	d.cfg.logger.LogAttrs(context.Background(), slog.LevelInfo, "asymjwt: authorized keys loaded",
+		slog.String("dir", d.dir), slog.Int("users", len(users)))
+	return users, errors.Join(problems...)
 }
 
 // unreadable is the entry of a file that could not be stat'ed, opened or
@@ -492,7 +427,7 @@ func (d *AuthorizedKeysDir) reload(force bool) error {
 func (d *AuthorizedKeysDir) unreadable(prev *authorizedFile, force bool, path string, cause error, problems *[]error) *authorizedFile {
 	err := fmt.Errorf("asymjwt: authorized keys %s: %w", path, cause)
 	f := &authorizedFile{problem: err.Error()}
-	var last *authorizedUser
+	var last *SnapshotUser
 	if prev != nil {
 		f.info, last = prev.info, prev.user
 	}
@@ -508,12 +443,12 @@ func (d *AuthorizedKeysDir) unreadable(prev *authorizedFile, force bool, path st
 // load: the last good keys, or a store error while the file has never
 // loaded, so that a chain does not ask the next store about a user this
 // one owns.
-func lastGoodOr(last *authorizedUser, path string, cause error) *authorizedUser {
+func lastGoodOr(last *SnapshotUser, path string, cause error) *SnapshotUser {
 	err := fmt.Errorf("asymjwt: authorized keys %s never loaded: %w", path, cause)
 	if last != nil && (last.err == nil || last.err.Error() == err.Error()) {
 		return last // unchanged: no new snapshot
 	}
-	return &authorizedUser{err: err}
+	return NewFailedSnapshotUser(err)
 }
 
 func (d *AuthorizedKeysDir) report(err error) { d.reportLevel(slog.LevelError, err) }
@@ -545,7 +480,7 @@ func sameFileVersion(a, b fs.FileInfo) bool {
 // returns is of the file actually read, so a later change is noticed; it
 // is nil when the file could not be read at all (an error worth retrying,
 // unlike a bad file). A file without keys yields a user without keys.
-func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
+func readAuthorizedKeysFile(path string) (*SnapshotUser, fs.FileInfo, error) {
 	// Non-blocking, so that a file swapped for a FIFO since the caller's
 	// stat cannot block the open (under the reload lock, with Close
 	// waiting); the stat below then refuses it.
@@ -575,17 +510,5 @@ func readAuthorizedKeysFile(path string) (*authorizedUser, fs.FileInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
-	u := &authorizedUser{
-		keys:  keys,
-		all:   make([]crypto.PublicKey, len(keys)),
-		kids:  make([]string, len(keys)),
-		index: make(map[string]int, len(keys)),
-	}
-	for i, k := range keys {
-		u.all[i], u.kids[i] = k.Public, k.KeyID
-		if _, dup := u.index[k.KeyID]; !dup {
-			u.index[k.KeyID] = i
-		}
-	}
-	return u, info, nil
+	return NewSnapshotUser(keys), info, nil
 }
