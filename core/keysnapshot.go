@@ -51,6 +51,12 @@ func NewFailedSnapshotUser(err error) *SnapshotUser {
 // Keys returns the user's keys in the order given; nil for a failed user.
 func (u *SnapshotUser) Keys() []AuthorizedKey { return slices.Clone(u.keys) }
 
+// Has reports whether the user has a key with kid.
+func (u *SnapshotUser) Has(kid string) bool {
+	_, ok := u.index[kid]
+	return ok
+}
+
 // Err is why the user could not be loaded; nil for a loaded user.
 func (u *SnapshotUser) Err() error { return u.err }
 
