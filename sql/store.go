@@ -3,6 +3,7 @@ package asymjwtsql
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -153,8 +154,9 @@ type Store struct {
 	trusts atomic.Pointer[map[string]string] // username -> JWKS URL; replaced, never modified
 
 	// Owned by the loads, which snap serializes.
-	problems  map[string]bool // problems reported by the last full load
-	dataVer   int64           // SQLite: PRAGMA data_version at the last load
+	problems  map[string]bool                     // problems reported by the last full load
+	parsed    map[parsedKey]asymjwt.AuthorizedKey // good rows of the last loads, so reloads parse only what changed
+	dataVer   int64                               // SQLite: PRAGMA data_version at the last load
 	fullLoads atomic.Int64
 
 	conn   *sql.Conn  // SQLite: data_version is per connection; PostgreSQL: the listener's
@@ -301,6 +303,13 @@ func (s *Store) report(err error) {
 // row is one key row as read.
 type row struct{ username, kid, text string }
 
+// parsedKey identifies a row's content: a row is parsed again only when
+// its key text changed.
+type parsedKey struct {
+	username, kid string
+	sum           [sha256.Size]byte
+}
+
 // load is the periodic load: a full reload on PostgreSQL; on SQLite one
 // only when data_version moved.
 func (s *Store) load(ctx context.Context, current map[string]*asymjwt.SnapshotUser) (map[string]*asymjwt.SnapshotUser, error) {
@@ -347,7 +356,7 @@ func (s *Store) loadAll(ctx context.Context, q queryer) (map[string]*asymjwt.Sna
 	if err != nil {
 		return nil, s.failed(err)
 	}
-	users, problems := s.build(rows)
+	users, problems := s.build(rows, true)
 	s.syncTrusts(trusts, nil, problems)
 	n := s.fullLoads.Add(1)
 	// Report what is new; a row that stays bad is reported once.
@@ -386,7 +395,7 @@ func (s *Store) loadUsers(names []string) asymjwt.SnapshotLoad {
 			rows = append(rows, r...)
 			maps.Copy(trusts, t)
 		}
-		users, problems := s.build(rows)
+		users, problems := s.build(rows, false)
 		next := maps.Clone(current)
 		for _, name := range names {
 			delete(next, name)
@@ -457,9 +466,15 @@ func (s *Store) read(ctx context.Context, q queryer, username string) ([]row, ma
 }
 
 // build parses rows (grouped by username) into users. A bad row is a
-// problem, skipped; a user whose every row is bad is a failed user.
-func (s *Store) build(rows []row) (map[string]*asymjwt.SnapshotUser, []error) {
+// problem, skipped; a user whose every row is bad is a failed user. A row
+// seen before with the same text is not parsed again; full says the rows
+// are all of them, so that rows gone are forgotten.
+func (s *Store) build(rows []row, full bool) (map[string]*asymjwt.SnapshotUser, []error) {
 	users := make(map[string]*asymjwt.SnapshotUser)
+	parsed := s.parsed
+	if full || parsed == nil {
+		parsed = make(map[parsedKey]asymjwt.AuthorizedKey, len(rows))
+	}
 	var (
 		problems []error
 		keys     []asymjwt.AuthorizedKey
@@ -478,18 +493,25 @@ func (s *Store) build(rows []row) (map[string]*asymjwt.SnapshotUser, []error) {
 		if i > 0 && rows[i-1].username != r.username {
 			flush(rows[i-1].username)
 		}
-		k, err := parseRow(r)
+		pk := parsedKey{r.username, r.kid, sha256.Sum256([]byte(r.text))}
+		k, ok := s.parsed[pk]
+		var err error
+		if !ok {
+			k, err = parseRow(r)
+		}
 		if err != nil {
 			err = fmt.Errorf("asymjwtsql: skipping key %q of user %q: %w", r.kid, r.username, err)
 			problems = append(problems, err)
 			bad = err
 			continue
 		}
+		parsed[pk] = k
 		keys = append(keys, k)
 	}
 	if len(rows) > 0 {
 		flush(rows[len(rows)-1].username)
 	}
+	s.parsed = parsed
 	return users, problems
 }
 
