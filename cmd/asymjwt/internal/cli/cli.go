@@ -40,7 +40,8 @@ var commands = []*command{
 	{"verify", "verify a token and print the identity", runVerify},
 	{"inspect", "decode a token without verifying it", runInspect},
 	{"jwks", "print a JWKS document for public keys", runJWKS},
-	{"keys", "manage an authorized-keys directory (add, list, remove)", runKeys},
+	{"keys", "manage an authorized-keys directory or key database (add, list, remove, import, trust-jwks)", runKeys},
+	{"migrate", "create or upgrade a key database's schema", runMigrate},
 	{"request", "send a signed HTTP request", runRequest},
 	{"proxy", "run an authenticating reverse proxy", runProxy},
 }

@@ -17,7 +17,7 @@ import (
 
 func runKeys(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "keys", help{
-		usage: "asymjwt keys add|list|remove --dir DIR ...",
+		usage: "asymjwt keys add|list|remove (--dir DIR | --db URL) ...; asymjwt keys import|trust-jwks --db URL ...",
 		text: `Manages an authorized-keys directory: one file per username, one public
 key per line (OpenSSH form, or a PEM block), as "asymjwt proxy --keys",
 "asymjwt verify --keys" and asymjwt.OpenAuthorizedKeysDir read it.
@@ -26,15 +26,26 @@ on DIR/.lock (a hidden file, which servers ignore) while they edit, so
 that commands run at the same time never undo each other. Run
 "asymjwt keys COMMAND -h" for each command.
 
-  add     register a public key for a user and print its kid
-  list    show user, kid, type and label of every key
-  remove  unregister a key by its kid`,
+With --db URL instead of --dir, the keys live in a database (postgres://,
+postgresql:// or sqlite:PATH; see "asymjwt migrate") that servers read
+with --keys-db.
+
+  add         register a public key for a user and print its kid
+  list        show user, kid, type and label of every key (with --db:
+              created and last used too)
+  remove      unregister a key by its kid
+  import      copy an authorized-keys directory into a database
+  trust-jwks  trust a user's JWKS URL, in a database`,
 		example: `asymjwt keys add --dir /etc/asymjwt/keys --user billing --label "billing prod 2025" client.pem.pub`,
 	})
 	if len(args) == 0 {
-		return usagef("want a subcommand: add, list or remove")
+		return usagef("want a subcommand: add, list, remove, import or trust-jwks")
 	}
 	switch args[0] {
+	case "import":
+		return runKeysImport(e, args[1:])
+	case "trust-jwks":
+		return runKeysTrustJWKS(e, args[1:])
 	case "add":
 		return runKeysAdd(e, args[1:])
 	case "list":
@@ -45,7 +56,7 @@ that commands run at the same time never undo each other. Run
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	return usagef("unknown subcommand %q: want add, list or remove", args[0])
+	return usagef("unknown subcommand %q: want add, list, remove, import or trust-jwks", args[0])
 }
 
 // lockName is the lock file of an authorized-keys directory (lockDir):
@@ -79,24 +90,26 @@ func readUserKeys(path string) ([]byte, []asymjwt.AuthorizedKey, error) {
 
 func runKeysAdd(e *env, args []string) error {
 	fs := newFlagSet(e, "keys add", help{
-		usage: "asymjwt keys add --dir DIR --user NAME [--label TEXT] PUBFILE",
+		usage: "asymjwt keys add (--dir DIR | --db URL) --user NAME [--label TEXT] PUBFILE",
 		text: `Registers the public key in PUBFILE (PEM, OpenSSH line or JWK; "-" for
 stdin) for user NAME and prints its kid. The key is appended to DIR/NAME
 as an OpenSSH line with the label as its comment (default: the comment of
 an OpenSSH input). DIR is created if needed. The file is replaced
 atomically, so servers reading the directory never see half of it. A key
-already registered for the user is left as it is.`,
+already registered for the user is left as it is. With --db, the key is
+stored as given, in the database.`,
 		example: `asymjwt keys add --dir /etc/asymjwt/keys --user billing --label "billing prod 2025" client.pem.pub`,
 	})
 	dir := fs.String("dir", "", "the authorized-keys `DIR`")
+	db := fs.String("db", "", "the key database `URL`, instead of --dir")
 	user := fs.String("user", "", "the user `NAME` (the file name in DIR)")
 	label := fs.String("label", "", "a `TEXT` to recognize the key by (one line)")
 	rest, err := parse(fs, args)
 	switch {
 	case err != nil:
 		return err
-	case *dir == "":
-		return usagef("--dir is required")
+	case (*dir == "") == (*db == ""):
+		return usagef("give one of --dir and --db")
 	case *user == "":
 		return usagef("--user is required")
 	case len(rest) != 1:
@@ -121,6 +134,9 @@ already registered for the user is left as it is.`,
 	}
 	if !flagWasSet(fs, "label") {
 		*label = comment
+	}
+	if *db != "" {
+		return keysAddDB(e, *db, *user, string(data), strings.TrimSpace(*label))
 	}
 	line, err := asymjwt.MarshalPublicKeyOpenSSH(pub, strings.TrimSpace(*label))
 	if err != nil {
@@ -167,23 +183,32 @@ type keyListing struct {
 
 func runKeysList(e *env, args []string) error {
 	fs := newFlagSet(e, "keys list", help{
-		usage: "asymjwt keys list --dir DIR [--user NAME] [--json]",
+		usage: "asymjwt keys list (--dir DIR | --db URL) [--user NAME] [--json]",
 		text: `Lists every key of the authorized-keys directory DIR, sorted by user, in
 file order: user, kid, type and label. Files the servers would ignore or
-refuse are reported on stderr and make the exit status 1.`,
+refuse are reported on stderr and make the exit status 1.
+
+With --db, the keys of the database, by user then creation, with when
+each was created and last used (as the servers last wrote it: within a
+minute or so), revoked ones marked; JWKS trusts follow, with "jwks" as
+their type and the URL as their label. Rows the servers would skip are
+reported on stderr and make the exit status 1.`,
 		example: `asymjwt keys list --dir /etc/asymjwt/keys --user billing`,
 	})
 	dir := fs.String("dir", "", "the authorized-keys `DIR`")
+	db := fs.String("db", "", "the key database `URL`, instead of --dir")
 	user := fs.String("user", "", "list only the keys of user `NAME`")
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	rest, err := parse(fs, args)
 	switch {
 	case err != nil:
 		return err
-	case *dir == "":
-		return usagef("--dir is required")
+	case (*dir == "") == (*db == ""):
+		return usagef("give one of --dir and --db")
 	case len(rest) != 0:
 		return usagef("unexpected argument %q", rest[0])
+	case *db != "":
+		return keysListDB(e, *db, *user, *asJSON)
 	}
 	var problems []error
 	store, err := openKeysOnce(*dir, func(err error) { problems = append(problems, err) })
@@ -227,26 +252,32 @@ refuse are reported on stderr and make the exit status 1.`,
 
 func runKeysRemove(e *env, args []string) error {
 	fs := newFlagSet(e, "keys remove", help{
-		usage: "asymjwt keys remove --dir DIR --user NAME KID",
+		usage: "asymjwt keys remove (--dir DIR | --db URL) --user NAME KID",
 		text: `Unregisters the key with the given kid (as "keys list" shows it) from
 user NAME. The other lines of the file stay as they are; the file is
-replaced atomically, and removed when no key is left.`,
+replaced atomically, and removed when no key is left. With --db, the
+row is deleted; servers refuse the key within their revocation delay
+(milliseconds on PostgreSQL, a second on SQLite, by default).`,
 		example: `asymjwt keys remove --dir /etc/asymjwt/keys --user billing 5c1f0e...`,
 	})
 	dir := fs.String("dir", "", "the authorized-keys `DIR`")
+	db := fs.String("db", "", "the key database `URL`, instead of --dir")
 	user := fs.String("user", "", "the user `NAME`")
 	rest, err := parse(fs, args)
 	switch {
 	case err != nil:
 		return err
-	case *dir == "":
-		return usagef("--dir is required")
+	case (*dir == "") == (*db == ""):
+		return usagef("give one of --dir and --db")
 	case *user == "":
 		return usagef("--user is required")
 	case len(rest) != 1:
 		return usagef("want exactly one KID")
 	}
 	kid := rest[0]
+	if *db != "" {
+		return keysRemoveDB(*db, *user, kid)
+	}
 	path, err := userFile(*dir, *user)
 	if err != nil {
 		return err

@@ -17,11 +17,15 @@ import (
 
 func runProxy(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "proxy", help{
-		usage: "asymjwt proxy --listen ADDR --upstream URL --keys DIR [--redis URL] [--aud A]... [--strict] [flags]",
+		usage: "asymjwt proxy --listen ADDR --upstream URL (--keys DIR | --keys-db URL | both) [--redis URL] [--aud A]... [--strict] [flags]",
 		text: `Runs an authenticating reverse proxy in front of a service written in any
 language. Every request must carry a valid token from a user of the
 authorized-keys directory DIR, whose edits apply within seconds, without
-a restart. Accepted requests go to the upstream without their
+a restart, or of the key database --keys-db (see "asymjwt migrate";
+changes apply within milliseconds on PostgreSQL, a second on SQLite;
+with both, a user with a file in DIR is decided by DIR alone; while the
+database cannot be read, its last keys serve for 5 minutes, then its
+users get 503). Accepted requests go to the upstream without their
 Authorization header and with the username in X-Authenticated-User
 (--user-header); any header of that name the client sent is removed
 first, so the upstream can trust it. Refused requests get 401, or 503
@@ -59,6 +63,7 @@ make them.`,
 	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
 	keysDir := fs.String("keys", "", "authorized-keys `DIR`: one file per user")
+	keysDB := fs.String("keys-db", "", "key database `URL`: postgres://, postgresql:// or sqlite:PATH")
 	redisURL := fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)")
 	insecureRedisUnchecked := fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts")
 	var aud stringList
@@ -81,8 +86,8 @@ make them.`,
 	switch {
 	case len(rest) != 0:
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || *upstreamURL == "" || *keysDir == "":
-		return usagef("--listen, --upstream and --keys are required")
+	case *listen == "" || *upstreamURL == "" || *keysDir == "" && *keysDB == "":
+		return usagef("--listen, --upstream and --keys (or --keys-db) are required")
 	case *strict && len(aud) == 0:
 		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
 	case (*tlsCert == "") != (*tlsKey == ""):
@@ -119,11 +124,11 @@ make them.`,
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	keys, err := asymjwt.OpenAuthorizedKeysDir(*keysDir, asymjwt.WithAuthorizedKeysLogger(logger))
+	keys, closeKeys, err := openKeyStore(ctx, keySource{dir: *keysDir, db: *keysDB, watch: true, logger: logger})
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
+	defer closeKeys()
 
 	opts := []asymjwt.VerifierOption{
 		asymjwt.WithLogger(logger),

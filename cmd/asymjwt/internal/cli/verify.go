@@ -20,7 +20,7 @@ import (
 
 func runVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "verify", help{
-		usage: "asymjwt verify (--pub PATH | --keys DIR | --jwks URL) [--user NAME] [--aud A]... [--json] TOKEN",
+		usage: "asymjwt verify (--pub PATH | --keys DIR | --keys-db URL | --jwks URL) [--user NAME] [--aud A]... [--json] TOKEN",
 		text: `Verifies a token as a server would and prints the caller's identity (exit
 0), or the reason it is refused on stderr (exit 1). TOKEN may also be
 "JWT <token>" or a whole "Authorization: JWT <token>" line; "-" reads it
@@ -29,7 +29,9 @@ from stdin.
 The keys come from one source: a key file (--pub; trusted for --user, or
 for whatever user the token names when --user is not given), an
 authorized-keys directory (--keys; --user then limits which user may
-pass), or a JWKS URL (https) whose keys are trusted for --user (--jwks).
+pass), a key database (--keys-db, alone or after --keys, as the proxy
+chains them; --user limits likewise), or a JWKS URL (https) whose keys
+are trusted for --user (--jwks).
 
 A token bound to a request (qsh, bh) verifies only against that request:
 give it with --method, --url and --body.`,
@@ -37,6 +39,7 @@ give it with --method, --url and --body.`,
 	})
 	pubPath := fs.String("pub", "", "trust the public key in `PATH` (PEM, OpenSSH or JWK; a private key file works too)")
 	keysDir := fs.String("keys", "", "trust the authorized-keys directory `DIR`")
+	keysDB := fs.String("keys-db", "", "trust the key database `URL` (postgres://, postgresql:// or sqlite:PATH)")
 	jwksURL := fs.String("jwks", "", "trust the keys published at this JWKS `URL` for --user")
 	user := fs.String("user", "", "accept only this user `NAME`")
 	var aud stringList
@@ -52,7 +55,7 @@ give it with --method, --url and --body.`,
 		return err
 	}
 	sources := 0
-	for _, s := range []string{*pubPath, *keysDir, *jwksURL} {
+	for _, s := range []string{*pubPath, *keysDir + *keysDB, *jwksURL} {
 		if s != "" {
 			sources++
 		}
@@ -61,7 +64,7 @@ give it with --method, --url and --body.`,
 	case len(rest) != 1:
 		return usagef("want exactly one TOKEN (or - for stdin)")
 	case sources != 1:
-		return usagef("give exactly one of --pub, --keys and --jwks")
+		return usagef("give exactly one of --pub, --keys (and/or --keys-db) and --jwks")
 	case *jwksURL != "" && *user == "":
 		return usagef("--jwks needs --user: the user whose keys the URL publishes")
 	case *rawURL == "" && (*method != "" || *bodyPath != ""):
@@ -93,15 +96,15 @@ give it with --method, --url and --body.`,
 		if keys, err = singleKeyStore(pub, *user, claimed); err != nil {
 			return err
 		}
-	case *keysDir != "":
-		dir, err := openKeysOnce(*keysDir, warnTo(e))
+	case *keysDir != "" || *keysDB != "":
+		store, closeKeys, err := openKeyStore(ctx, keySource{dir: *keysDir, db: *keysDB, warn: warnTo(e)})
 		if err != nil {
 			return err
 		}
-		defer dir.Close()
-		keys = dir
+		defer closeKeys()
+		keys = store
 		if *user != "" {
-			keys = onlyUser{KeyStore: dir, username: *user}
+			keys = onlyUser{KeyStore: store, username: *user}
 		}
 	default:
 		transport, err := httpTransport(*caFile)
