@@ -3,7 +3,7 @@ module github.com/asymjwt/asymjwt/sql
 go 1.26.0
 
 require (
-	github.com/asymjwt/asymjwt/core v0.0.0-00010101000000-000000000000
+	github.com/asymjwt/asymjwt/core v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	modernc.org/sqlite v1.62.0
 )
