@@ -122,8 +122,11 @@ type KeySnapshots struct {
 	load  SnapshotLoad
 	state atomic.Pointer[snapshotState]
 
-	mu     sync.Mutex // serializes loads; guards closed
+	mu     sync.Mutex // serializes loads; guards closed and staleTimer
 	closed bool
+	// staleTimer marks the snapshot in use stale at its max staleness,
+	// so that lookups need not read the clock.
+	staleTimer *time.Timer
 
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -134,9 +137,9 @@ type KeySnapshots struct {
 // snapshotState is what lookups read; replaced, never modified.
 type snapshotState struct {
 	users   map[string]*SnapshotUser
-	loaded  time.Time // the last successful load; carries a monotonic reading
-	staleAt time.Time // zero: never stale
-	lastErr error     // why the loads since loaded failed
+	loaded  time.Time    // the last successful load
+	stale   *atomic.Bool // set max staleness after loaded; nil: never stale
+	lastErr error        // why the loads since loaded failed
 	closed  bool
 }
 
@@ -201,7 +204,7 @@ func (s *KeySnapshots) unusable(st *snapshotState) error {
 	switch {
 	case st.closed:
 		return errStoreClosed
-	case !st.staleAt.IsZero() && !time.Now().Before(st.staleAt):
+	case st.stale != nil && st.stale.Load():
 		cause := st.lastErr
 		if cause == nil {
 			cause = errors.New("no load attempted")
@@ -255,7 +258,12 @@ func (s *KeySnapshots) swap(next map[string]*SnapshotUser) {
 	}
 	st := &snapshotState{users: next, loaded: time.Now()}
 	if s.cfg.maxStale > 0 {
-		st.staleAt = st.loaded.Add(s.cfg.maxStale)
+		stale := new(atomic.Bool)
+		if s.staleTimer != nil {
+			s.staleTimer.Stop()
+		}
+		s.staleTimer = time.AfterFunc(s.cfg.maxStale, func() { stale.Store(true) })
+		st.stale = stale
 	}
 	s.state.Store(st)
 }
@@ -271,6 +279,9 @@ func (s *KeySnapshots) Close() error {
 		}
 		s.mu.Lock()
 		s.closed = true
+		if s.staleTimer != nil {
+			s.staleTimer.Stop()
+		}
 		s.state.Store(&snapshotState{closed: true})
 		s.mu.Unlock()
 	})
