@@ -18,27 +18,45 @@ type SnapshotUser struct {
 	keys  []AuthorizedKey
 	all   []crypto.PublicKey
 	kids  []string       // kids[i] is the fingerprint of all[i]
-	index map[string]int // kid -> its first position in all
+	index map[string]int // kid -> its first position in all; nil for few keys
 	err   error          // set for a user the source owns but could not load
 }
+
+// snapshotIndexMin is the number of keys from which a user gets a map
+// from kid to key; below it a scan of kids is as fast and a map's memory
+// (hundreds of bytes) would dominate a snapshot of many users.
+const snapshotIndexMin = 8
 
 // NewSnapshotUser returns a user with keys, each with its KeyID (its
 // Fingerprint) set; keys is not kept. A user without keys is known: its
 // lookups are answered with ErrUnknownKey, final in a chain.
 func NewSnapshotUser(keys []AuthorizedKey) *SnapshotUser {
 	u := &SnapshotUser{
-		keys:  slices.Clone(keys),
-		all:   make([]crypto.PublicKey, len(keys)),
-		kids:  make([]string, len(keys)),
-		index: make(map[string]int, len(keys)),
+		keys: slices.Clone(keys),
+		all:  make([]crypto.PublicKey, len(keys)),
+		kids: make([]string, len(keys)),
+	}
+	if len(keys) >= snapshotIndexMin {
+		u.index = make(map[string]int, len(keys))
 	}
 	for i, k := range keys {
 		u.all[i], u.kids[i] = k.Public, k.KeyID
-		if _, dup := u.index[k.KeyID]; !dup {
+		if _, dup := u.index[k.KeyID]; !dup && u.index != nil {
 			u.index[k.KeyID] = i
 		}
 	}
 	return u
+}
+
+// find returns the first position of kid in u's keys, or -1.
+func (u *SnapshotUser) find(kid string) int {
+	if u.index == nil {
+		return slices.Index(u.kids, kid)
+	}
+	if i, ok := u.index[kid]; ok {
+		return i
+	}
+	return -1
 }
 
 // NewFailedSnapshotUser returns a user that the source owns but could not
@@ -52,10 +70,7 @@ func NewFailedSnapshotUser(err error) *SnapshotUser {
 func (u *SnapshotUser) Keys() []AuthorizedKey { return slices.Clone(u.keys) }
 
 // Has reports whether the user has a key with kid.
-func (u *SnapshotUser) Has(kid string) bool {
-	_, ok := u.index[kid]
-	return ok
-}
+func (u *SnapshotUser) Has(kid string) bool { return u.find(kid) >= 0 }
 
 // Err is why the user could not be loaded; nil for a loaded user.
 func (u *SnapshotUser) Err() error { return u.err }
@@ -190,7 +205,7 @@ func (s *KeySnapshots) KeysWithIDs(_ context.Context, username, kid string) ([]c
 	case kid == "":
 		return u.all, u.kids, nil
 	}
-	if i, ok := u.index[kid]; ok {
+	if i := u.find(kid); i >= 0 {
 		return u.all[i : i+1 : i+1], u.kids[i : i+1 : i+1], nil
 	}
 	return nil, nil, ErrUnknownKey

@@ -87,6 +87,20 @@ func TestKeySnapshotsLookups(t *testing.T) {
 	if got := s.Users()["alice"].Keys(); len(got) != 2 {
 		t.Errorf("Users: %v", got)
 	}
+	// A user with many keys is looked up through an index.
+	many := make([]asymjwt.AuthorizedKey, 12)
+	for i := range many {
+		many[i] = snapshotKey(t)
+	}
+	u := asymjwt.NewSnapshotUser(many)
+	for _, k := range many {
+		if !u.Has(k.KeyID) {
+			t.Fatalf("key %s of 12 not found", k.KeyID)
+		}
+	}
+	if u.Has(k1.KeyID) || asymjwt.NewSnapshotUser(nil).Has(k1.KeyID) {
+		t.Fatal("Has found a key the user does not have")
+	}
 }
 
 func TestKeySnapshotsFailedFirstLoad(t *testing.T) {

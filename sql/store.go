@@ -39,7 +39,7 @@ const (
 	// notifyBatch is how long the listener gathers notifications before
 	// loading their users, and notifyMaxUsers how many users it loads one
 	// by one before a full reload is cheaper.
-	notifyBatch    = 10 * time.Millisecond
+	notifyBatch    = 2 * time.Millisecond
 	notifyMaxUsers = 200
 	// channel is the NOTIFY channel of the schema's triggers.
 	channel = "asymjwt_keys"
