@@ -155,6 +155,7 @@ type Store struct {
 
 	// Owned by the loads, which snap serializes.
 	problems  map[string]bool                     // problems reported by the last full load
+	failure   string                              // the load failure last reported; "" after a success
 	parsed    map[parsedKey]asymjwt.AuthorizedKey // good rows of the last loads, so reloads parse only what changed
 	dataVer   int64                               // SQLite: PRAGMA data_version at the last load
 	fullLoads atomic.Int64
@@ -172,7 +173,10 @@ type Store struct {
 }
 
 // New loads every key of db (at the current schema version, see Migrate)
-// and starts following it. It fails when db cannot be read.
+// and starts following it. It fails when db cannot be read. The store
+// keeps one connection of db's pool for itself (PostgreSQL: to LISTEN;
+// SQLite: to poll data_version and write last uses), so on PostgreSQL the
+// pool must allow at least two (database/sql's default has no limit).
 func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	d, err := dialectOf(db)
 	if err != nil {
@@ -340,12 +344,17 @@ type queryer interface {
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 }
 
+// failed reports a load that could not read the database: once while
+// the failure lasts unchanged, not at every poll.
 func (s *Store) failed(err error) error {
 	if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
 		return err // closing
 	}
-	err = fmt.Errorf("asymjwtsql: loading keys: %w", err)
-	s.report(err)
+	err = fmt.Errorf("asymjwtsql: loading keys (the last loaded keys stay in use up to the max staleness): %w", err)
+	if msg := err.Error(); msg != s.failure {
+		s.failure = msg
+		s.report(err)
+	}
 	return err
 }
 
@@ -356,6 +365,7 @@ func (s *Store) loadAll(ctx context.Context, q queryer) (map[string]*asymjwt.Sna
 	if err != nil {
 		return nil, s.failed(err)
 	}
+	s.failure = ""
 	users, problems := s.build(rows, true)
 	s.syncTrusts(trusts, nil, problems)
 	n := s.fullLoads.Add(1)
