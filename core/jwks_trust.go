@@ -225,10 +225,9 @@ type jwksSet struct {
 	done   chan struct{} // closed when run returned
 	refs   int           // users trusting this URL; guarded by trust.mu
 	etag   string        // owned by run
-	// staleAt is when the set in use goes stale: its last successful
-	// fetch plus the max staleness (a monotonic reading, unmoved by
-	// clock steps); nil before the first success.
-	staleAt atomic.Pointer[time.Time]
+	// fresh goes stale the max staleness after the last successful
+	// fetch; stale before the first.
+	fresh freshness
 
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the running fetch ends
@@ -538,10 +537,7 @@ func (s *jwksSet) await(ctx context.Context) bool {
 
 // stale reports whether the set in use is past the max staleness (or
 // there is none).
-func (s *jwksSet) stale() bool {
-	at := s.staleAt.Load()
-	return at == nil || !time.Now().Before(*at)
-}
+func (s *jwksSet) stale() bool { return s.fresh.stale() }
 
 // unavailable is the error for a set never fetched or gone stale: a store
 // failure, which the verifier refuses with 503, not an unknown user.
@@ -565,6 +561,7 @@ func (s *jwksSet) unavailable(ctx context.Context) error {
 func (s *jwksSet) run(ctx context.Context) {
 	defer s.trust.wg.Done()
 	defer close(s.done)
+	defer s.fresh.stop()
 	defer func() {
 		s.mu.Lock()
 		s.stopped = true
@@ -617,8 +614,7 @@ func (s *jwksSet) fetch(ctx context.Context) time.Duration {
 	s.nextDue = now.Add(delay)
 	if err == nil {
 		s.fetched = now
-		at := now.Add(cfg.maxStale)
-		s.staleAt.Store(&at)
+		s.fresh.renew(cfg.maxStale)
 		if keys != nil {
 			s.keys.Store(keys)
 		}

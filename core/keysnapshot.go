@@ -137,11 +137,9 @@ type KeySnapshots struct {
 	load  SnapshotLoad
 	state atomic.Pointer[snapshotState]
 
-	mu     sync.Mutex // serializes loads; guards closed and staleTimer
+	mu     sync.Mutex // serializes loads; guards closed
 	closed bool
-	// staleTimer marks the snapshot in use stale at its max staleness,
-	// so that lookups need not read the clock.
-	staleTimer *time.Timer
+	fresh  freshness // goes stale max staleness after the last successful load
 
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -152,9 +150,8 @@ type KeySnapshots struct {
 // snapshotState is what lookups read; replaced, never modified.
 type snapshotState struct {
 	users   map[string]*SnapshotUser
-	loaded  time.Time    // the last successful load
-	stale   *atomic.Bool // set max staleness after loaded; nil: never stale
-	lastErr error        // why the loads since loaded failed
+	loaded  time.Time // the last successful load
+	lastErr error     // why the loads since loaded failed
 	closed  bool
 }
 
@@ -219,7 +216,7 @@ func (s *KeySnapshots) unusable(st *snapshotState) error {
 	switch {
 	case st.closed:
 		return errStoreClosed
-	case st.stale != nil && st.stale.Load():
+	case s.cfg.maxStale > 0 && s.fresh.stale():
 		cause := st.lastErr
 		if cause == nil {
 			cause = errors.New("no load attempted")
@@ -271,16 +268,10 @@ func (s *KeySnapshots) swap(next map[string]*SnapshotUser) {
 	if next == nil {
 		next = s.state.Load().users
 	}
-	st := &snapshotState{users: next, loaded: time.Now()}
 	if s.cfg.maxStale > 0 {
-		stale := new(atomic.Bool)
-		if s.staleTimer != nil {
-			s.staleTimer.Stop()
-		}
-		s.staleTimer = time.AfterFunc(s.cfg.maxStale, func() { stale.Store(true) })
-		st.stale = stale
+		s.fresh.renew(s.cfg.maxStale)
 	}
-	s.state.Store(st)
+	s.state.Store(&snapshotState{users: next, loaded: time.Now()})
 }
 
 // Close stops the periodic loads, waiting for one in progress (its
@@ -294,9 +285,7 @@ func (s *KeySnapshots) Close() error {
 		}
 		s.mu.Lock()
 		s.closed = true
-		if s.staleTimer != nil {
-			s.staleTimer.Stop()
-		}
+		s.fresh.stop()
 		s.state.Store(&snapshotState{closed: true})
 		s.mu.Unlock()
 	})
@@ -318,4 +307,41 @@ func (s *KeySnapshots) poll() {
 			}
 		}
 	}
+}
+
+// freshness is the staleness bound of a key source's last good keys
+// (KeySnapshots, and each set of a JWKSTrust): stale until the first
+// successful load, then for d after each (renew). A timer marks it, so
+// that lookups read a flag instead of the clock. Safe for concurrent use.
+type freshness struct {
+	mu    sync.Mutex // guards timer
+	timer *time.Timer
+	flag  atomic.Pointer[atomic.Bool] // set when stale; nil before the first renew
+}
+
+// renew starts a fresh period of d: a load succeeded.
+func (f *freshness) renew(d time.Duration) {
+	stale := new(atomic.Bool)
+	f.mu.Lock()
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	f.timer = time.AfterFunc(d, func() { stale.Store(true) })
+	f.flag.Store(stale)
+	f.mu.Unlock()
+}
+
+// stale reports whether the last renew is over d ago, or never happened.
+func (f *freshness) stale() bool {
+	flag := f.flag.Load()
+	return flag == nil || flag.Load()
+}
+
+// stop releases the timer; stale stays as it is.
+func (f *freshness) stop() {
+	f.mu.Lock()
+	if f.timer != nil {
+		f.timer.Stop()
+	}
+	f.mu.Unlock()
 }
