@@ -268,10 +268,11 @@ func (s *KeySnapshots) swap(next map[string]*SnapshotUser) {
 	if next == nil {
 		next = s.state.Load().users
 	}
+	loaded := time.Now() // before the timer starts: stale no sooner than loaded + max staleness
 	if s.cfg.maxStale > 0 {
 		s.fresh.renew(s.cfg.maxStale)
 	}
-	s.state.Store(&snapshotState{users: next, loaded: time.Now()})
+	s.state.Store(&snapshotState{users: next, loaded: loaded})
 }
 
 // Close stops the periodic loads, waiting for one in progress (its
