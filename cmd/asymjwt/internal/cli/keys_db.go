@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,8 +19,19 @@ import (
 const dbTimeout = 30 * time.Second
 
 // openDB opens a key database URL (postgres://, postgresql://,
-// sqlite:PATH) for one command and checks that it answers.
+// sqlite:PATH) for one command and checks that it answers. A SQLite file
+// must exist (only migrate creates one): a mistyped path is an error,
+// not a new empty database.
 func openDB(ctx context.Context, dbURL string) (*sql.DB, error) {
+	return openDBFor(ctx, dbURL, false)
+}
+
+func openDBFor(ctx context.Context, dbURL string, create bool) (*sql.DB, error) {
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok && !create && path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("SQLite key database: %w (asymjwt migrate creates it)", err)
+		}
+	}
 	db, err := asymjwtsql.Open(dbURL)
 	if err != nil {
 		return nil, &usageError{msg: err.Error()}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,7 +114,12 @@ func TestVerifyKeysDB(t *testing.T) {
 			t.Fatalf("chained verify of %s printed %q", c.user, out)
 		}
 	}
-	wantFail(t, run(t, tok, "verify", "--keys-db", "sqlite:"+filepath.Join(t.TempDir(), "none.db"), "-"), 1, "--keys-db")
+	missing := filepath.Join(t.TempDir(), "none.db")
+	wantFail(t, run(t, tok, "verify", "--keys-db", "sqlite:"+missing, "-"), 1, "asymjwt migrate creates it")
+	wantFail(t, run(t, "", "keys", "list", "--db", "sqlite:"+missing), 1, "asymjwt migrate creates it")
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("a mistyped SQLite path became a new database")
+	}
 }
 
 func TestProxyKeysDB(t *testing.T) {

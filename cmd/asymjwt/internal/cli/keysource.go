@@ -97,9 +97,9 @@ func openKeyStore(ctx context.Context, src keySource) (_ asymjwt.KeyStore, _ fun
 		stores, closers = append(stores, dir), append(closers, dir.Close)
 	}
 	if src.db != "" {
-		db, err := asymjwtsql.Open(src.db)
+		db, err := openDB(ctx, src.db)
 		if err != nil {
-			return nil, nil, &usageError{msg: "--keys-db: " + err.Error()}
+			return nil, nil, fmt.Errorf("--keys-db: %w", err)
 		}
 		closers = append(closers, db.Close)
 		opts := []asymjwtsql.Option{asymjwtsql.WithLogger(src.logger)}

@@ -29,7 +29,7 @@ whose schema is not theirs, and never change it themselves.`,
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	db, err := openDB(ctx, *dbURL)
+	db, err := openDBFor(ctx, *dbURL, true)
 	if err != nil {
 		return err
 	}
