@@ -252,16 +252,19 @@ reported on stderr and make the exit status 1.`,
 
 func runKeysRemove(e *env, args []string) error {
 	fs := newFlagSet(e, "keys remove", help{
-		usage: "asymjwt keys remove (--dir DIR | --db URL) --user NAME KID",
+		usage: "asymjwt keys remove (--dir DIR | --db URL [--revoke]) --user NAME KID",
 		text: `Unregisters the key with the given kid (as "keys list" shows it) from
 user NAME. The other lines of the file stay as they are; the file is
 replaced atomically, and removed when no key is left. With --db, the
-row is deleted; servers refuse the key within their revocation delay
-(milliseconds on PostgreSQL, a second on SQLite, by default).`,
+row is deleted, or with --revoke kept and marked revoked (it stays in
+"keys list", with its last use); servers refuse the key within their
+revocation delay (milliseconds on PostgreSQL, a second on SQLite, by
+default).`,
 		example: `asymjwt keys remove --dir /etc/asymjwt/keys --user billing 5c1f0e...`,
 	})
 	dir := fs.String("dir", "", "the authorized-keys `DIR`")
 	db := fs.String("db", "", "the key database `URL`, instead of --dir")
+	revoke := fs.Bool("revoke", false, "with --db, mark the key revoked instead of deleting its row")
 	user := fs.String("user", "", "the user `NAME`")
 	rest, err := parse(fs, args)
 	switch {
@@ -273,10 +276,12 @@ row is deleted; servers refuse the key within their revocation delay
 		return usagef("--user is required")
 	case len(rest) != 1:
 		return usagef("want exactly one KID")
+	case *revoke && *db == "":
+		return usagef("--revoke goes with --db")
 	}
 	kid := rest[0]
 	if *db != "" {
-		return keysRemoveDB(*db, *user, kid)
+		return keysRemoveDB(*db, *user, kid, *revoke)
 	}
 	path, err := userFile(*dir, *user)
 	if err != nil {

@@ -63,7 +63,7 @@ func keysAddDB(e *env, dbURL, user, text, label string) error {
 	return nil
 }
 
-func keysRemoveDB(dbURL, user, kid string) error {
+func keysRemoveDB(dbURL, user, kid string, revoke bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
 	db, err := openDB(ctx, dbURL)
@@ -71,12 +71,16 @@ func keysRemoveDB(dbURL, user, kid string) error {
 		return err
 	}
 	defer db.Close()
-	ok, err := asymjwtsql.RemoveKey(ctx, db, user, kid)
+	remove := asymjwtsql.RemoveKey
+	if revoke {
+		remove = asymjwtsql.RevokeKey
+	}
+	ok, err := remove(ctx, db, user, kid)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("user %s has no key %s", user, kid)
+		return fmt.Errorf("user %s has no key %s (that is not revoked)", user, kid)
 	}
 	return nil
 }

@@ -62,6 +62,12 @@ func TestKeysDB(t *testing.T) {
 	}
 
 	wantFail(t, run(t, "", "keys", "remove", "--db", db, "--user", "billing", rsaKID), 1, "has no key")
+	mustRun(t, "", "keys", "remove", "--db", db, "--user", "billing", "--revoke", edKID)
+	if out := mustRun(t, "", "keys", "list", "--db", db, "--user", "billing"); !strings.Contains(out, "(revoked ") {
+		t.Fatalf("revoked key not listed as revoked:\n%s", out)
+	}
+	wantFail(t, run(t, "", "keys", "remove", "--db", db, "--user", "billing", "--revoke", edKID), 1, "has no key")
+	wantFail(t, run(t, "", "keys", "remove", "--dir", t.TempDir(), "--user", "billing", "--revoke", edKID), 2, "--revoke goes with --db")
 	mustRun(t, "", "keys", "remove", "--db", db, "--user", "shipping", rsaKID)
 	if out := mustRun(t, "", "keys", "list", "--db", db); strings.Contains(out, rsaKID) {
 		t.Fatalf("removed key still listed:\n%s", out)
