@@ -131,7 +131,7 @@ func (s *Store) write(ctx context.Context, batch []pending, users map[string]*as
 	return s.writeTx(ctx, s.db, batch, users)
 }
 
-func (s *Store) writeTx(ctx context.Context, q queryer, batch []pending, users map[string]*asymjwt.SnapshotUser) error {
+func (s *Store) writeTx(ctx context.Context, q txBeginner, batch []pending, users map[string]*asymjwt.SnapshotUser) error {
 	tx, err := q.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,7 +341,7 @@ func (s *Store) loadWith(ctx context.Context, _ map[string]*asymjwt.SnapshotUser
 	return s.loadAll(ctx, s.db)
 }
 
-type queryer interface {
+type txBeginner interface {
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 }
 
@@ -360,7 +361,7 @@ func (s *Store) failed(err error) error {
 
 // loadAll reads every key and trust, in one read-only transaction so the
 // two agree.
-func (s *Store) loadAll(ctx context.Context, q queryer) (map[string]*asymjwt.SnapshotUser, error) {
+func (s *Store) loadAll(ctx context.Context, q txBeginner) (map[string]*asymjwt.SnapshotUser, error) {
 	rows, trusts, err := s.read(ctx, q, "")
 	if err != nil {
 		return nil, s.failed(err)
@@ -426,7 +427,7 @@ func (s *Store) loadUsers(names []string) asymjwt.SnapshotLoad {
 
 // read returns the unrevoked key rows and the trusts of username, or of
 // everyone for "".
-func (s *Store) read(ctx context.Context, q queryer, username string) ([]row, map[string]string, error) {
+func (s *Store) read(ctx context.Context, q txBeginner, username string) ([]row, map[string]string, error) {
 	var opts *sql.TxOptions
 	if s.d == postgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -569,20 +570,11 @@ func (s *Store) syncTrusts(rows map[string]string, only []string, problems []err
 		next[user] = url
 	}
 	for user := range cur {
-		if _, ok := next[user]; !ok && (only == nil || slicesContains(only, user)) {
+		if _, ok := next[user]; !ok && (only == nil || slices.Contains(only, user)) {
 			s.jwks.Untrust(user)
 		}
 	}
 	s.trusts.Store(&next)
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // listen runs LISTEN on conn.
