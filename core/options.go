@@ -173,6 +173,14 @@ func WithLogger(l *slog.Logger) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.logger = l })
 }
 
+// WithAudienceHint names, in the reason logged when a token carries aud
+// and this verifier has no audience, the setting that gives it one
+// (default "WithAudience"). Tools built on the package name their own: the
+// asymjwt command passes "--aud".
+func WithAudienceHint(hint string) VerifierOption {
+	return verifierFunc(func(c *verifierConfig) { c.audienceHint = hint })
+}
+
 // WithRealm sets the realm of the WWW-Authenticate challenge (default "asymjwt").
 func WithRealm(realm string) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.realm = realm })

@@ -35,6 +35,7 @@ type verifierConfig struct {
 	observer        func(context.Context, Outcome)
 	logger          *slog.Logger
 	realm           string
+	audienceHint    string
 }
 
 // KeyUseRecorder is implemented by key stores that track when each key
@@ -84,6 +85,7 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		maxTokenSize: DefaultMaxTokenSize,
 		maxBodySize:  DefaultMaxBodySize,
 		realm:        "asymjwt",
+		audienceHint: "WithAudience",
 	}
 	for _, o := range opts {
 		o.applyVerifier(&cfg)
@@ -345,7 +347,7 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		}
 	}
 	if len(v.cfg.audiences) == 0 {
-		return fmt.Errorf("%w: token names an audience, this verifier has none (WithAudience)", ErrAudience)
+		return fmt.Errorf("%w: token is for %q, this verifier has no audience (set one with %s)", ErrAudience, t.aud, v.cfg.audienceHint)
 	}
 	return fmt.Errorf("%w: token is for %q", ErrAudience, t.aud)
 }

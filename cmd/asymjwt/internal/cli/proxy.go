@@ -129,6 +129,7 @@ make them.`,
 		asymjwt.WithLogger(logger),
 		asymjwt.WithTolerance(*tolerance),
 		asymjwt.WithMaxBodySize(*maxBody),
+		asymjwt.WithAudienceHint("--aud"),
 	}
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))

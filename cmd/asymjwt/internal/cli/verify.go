@@ -123,6 +123,7 @@ give it with --method, --url and --body.`,
 		asymjwt.WithTolerance(*tolerance),
 		// A store of this run's own, as if each run were its own process.
 		asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()),
+		asymjwt.WithAudienceHint("--aud"),
 	}
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
