@@ -86,6 +86,11 @@ func WithScheme(scheme string) SharedOption {
 // one of them. Use it: without aud, a token captured by one service can be
 // replayed to another that trusts the same client key, since they do not
 // share a replay store.
+//
+// Except towards a service that runs the Python library
+// asymmetric_jwt_auth: it decodes with PyJWT without an audience, and
+// PyJWT then refuses every token that carries aud. A signer calling such a
+// service must not set an audience (docs/PROTOCOL.md §3).
 func WithAudience(aud ...string) SharedOption {
 	return sharedOption{
 		verifier: func(c *verifierConfig) { c.audiences = append([]string(nil), aud...) },
