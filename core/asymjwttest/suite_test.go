@@ -41,9 +41,32 @@ func options(app *asymjwttest.App) []asymjwt.MiddlewareOption {
 	return opts
 }
 
+// TestNetHTTPRules holds core's net/http middleware to the rules every
+// adapter shares, in process. It has no skip option: a route without it
+// is not skipped, only unprotected.
+func TestNetHTTPRules(t *testing.T) {
+	asymjwttest.RunDriver(t, asymjwttest.HTTPDriver(func(t testing.TB, app *asymjwttest.App) http.Handler {
+		if app.SkipPublic {
+			return nil
+		}
+		return appHandler(app, app.Verifier.MiddlewareWith(options(app)...))
+	}))
+}
+
 // serveApp serves the App's routes behind mw; PublicRoute without it when
 // the App asks for the skip option.
 func serveApp(t testing.TB, app *asymjwttest.App, mw func(http.Handler) http.Handler) string {
+	return serve(t, appHandler(app, mw))
+}
+
+// appHandler is the App's routes behind mw (and an optional layer
+// before it when the App is Stacked); PublicRoute without them when the
+// App asks for the skip option.
+func appHandler(app *asymjwttest.App, mw func(http.Handler) http.Handler) http.Handler {
+	if app.Stacked {
+		inner, outer := mw, app.Verifier.MiddlewareWith(asymjwt.Optional())
+		mw = func(h http.Handler) http.Handler { return outer(inner(h)) }
+	}
 	handle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -64,7 +87,7 @@ func serveApp(t testing.TB, app *asymjwttest.App, mw func(http.Handler) http.Han
 	} else {
 		mux.Handle("/public", mw(handle))
 	}
-	return serve(t, mux)
+	return mux
 }
 
 // broken are middlewares the suite must fail, with a subtest each must
