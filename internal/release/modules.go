@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
-	"golang.org/x/mod/semver"
 )
 
 // unpublished are the folders of go.work modules that are never tagged:
@@ -232,11 +231,8 @@ func (r *Repo) Version() (string, error) {
 	switch len(seen) {
 	case 0:
 		return "", errors.New("no module requires a public sibling: no version to release")
-	case 1:
+	case 1: // modfile.Parse has checked that it is a semantic version
 		for v := range seen {
-			if !semver.IsValid(v) || semver.Canonical(v) != v {
-				return "", fmt.Errorf("siblings are required at %s, not a semantic version", v)
-			}
 			return v, nil
 		}
 	}
