@@ -166,11 +166,22 @@ func lineDiff(want, got string) string {
 // module cache of its own (so a stale copy of a sibling at the same version
 // is never reused). The build cache is shared.
 func proxyEnv(proxyDir, modcache string) ([]string, error) {
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	return goEnv(proxyDir, modcache, false)
+}
+
+// goEnv is proxyEnv; with network, a third-party module missing from the
+// module cache comes from this machine's GOPROXY and is checked against
+// its GOSUMDB, as for any go command.
+func goEnv(proxyDir, modcache string, network bool) ([]string, error) {
+	out, err := exec.Command("go", "env", "GOMODCACHE", "GOPROXY").Output()
 	if err != nil {
-		return nil, fmt.Errorf("go env GOMODCACHE: %w", err)
+		return nil, fmt.Errorf("go env: %w", err)
 	}
-	download := filepath.Join(strings.TrimSpace(string(out)), "cache", "download")
+	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(vals) != 2 {
+		return nil, fmt.Errorf("go env GOMODCACHE GOPROXY printed %q", out)
+	}
+	download := filepath.Join(vals[0], "cache", "download")
 	set := map[string]string{
 		"GOWORK":      "off",
 		"GOPROXY":     fileURL(proxyDir) + "," + fileURL(download),
@@ -181,6 +192,11 @@ func proxyEnv(proxyDir, modcache string) ([]string, error) {
 		"GOPRIVATE":   "",
 		"GONOPROXY":   "",
 		"GOTOOLCHAIN": "local",
+	}
+	if network {
+		set["GOPROXY"] += "," + vals[1]
+		delete(set, "GOSUMDB")
+		set["GONOSUMDB"] = "github.com/asymjwt/asymjwt"
 	}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -207,6 +223,69 @@ func runGo(w io.Writer, dir string, env []string, args ...string) error {
 	if err != nil {
 		w.Write(out)
 		return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// tidy runs go mod tidy in every module with GOWORK=off. A module that
+// fetches its siblings (cmd/asymjwt) is tidied against a file proxy of the
+// working tree; its go.sum lines for the siblings are left as they were
+// (bump writes them).
+func (r *Repo) tidy(version string, w io.Writer) error {
+	var tmp, proxyDir string
+	defer func() {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}()
+	for _, m := range r.Modules {
+		fmt.Fprintf(w, "== go mod tidy %s\n", m.Dir)
+		dir := filepath.Join(r.Root, filepath.FromSlash(m.Dir))
+		if len(r.unreplacedSiblings(m)) == 0 {
+			if err := runGo(w, dir, append(os.Environ(), "GOWORK=off"), "mod", "tidy"); err != nil {
+				return err
+			}
+			continue
+		}
+		if tmp == "" {
+			var err error
+			if tmp, err = os.MkdirTemp("", "asymjwt-tidy-"); err != nil {
+				return err
+			}
+			proxyDir = filepath.Join(tmp, "proxy")
+			if err := r.buildProxy(proxyDir, version); err != nil {
+				return err
+			}
+		}
+		env, err := goEnv(proxyDir, filepath.Join(tmp, "modcache"), true)
+		if err != nil {
+			return err
+		}
+		sumName := filepath.Join(dir, "go.sum")
+		orig, err := os.ReadFile(sumName)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		var siblings []string
+		for l := range strings.SplitSeq(string(orig), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && r.byPath(f[0]) != nil {
+				siblings = append(siblings, l)
+			}
+		}
+		if err := os.WriteFile(sumName, []byte(r.withoutSiblingSums(string(orig))), 0o644); err != nil {
+			return err
+		}
+		tidyErr := runGo(w, dir, env, "mod", "tidy")
+		tidied, err := os.ReadFile(sumName)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(sumName, []byte(r.withSiblingSums(string(tidied), siblings)), 0o644); err != nil {
+			return err
+		}
+		if tidyErr != nil {
+			return tidyErr
+		}
 	}
 	return nil
 }

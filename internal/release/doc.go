@@ -14,6 +14,7 @@
 //	go run ./internal/release modules       # list the modules of go.work, public or not
 //	go run ./internal/release proxy DIR     # write a GOPROXY=file://DIR directory of the public modules, from the working tree
 //	go run ./internal/release check         # GOWORK=off: go build ./... and go mod tidy -diff in every module
+//	go run ./internal/release tidy          # GOWORK=off: go mod tidy in every module
 //
 // A library module keeps `replace` lines to its siblings' folders, as a
 // local convenience: it then builds with GOWORK=off, and Go ignores the

@@ -15,6 +15,7 @@ const usage = `usage: go run ./internal/release COMMAND
   modules       list the modules of go.work and whether they are published
   proxy DIR     write a file proxy (GOPROXY=file://DIR) of the public modules, from the working tree
   check         GOWORK=off go build ./... and go mod tidy -diff in every module
+  tidy          go mod tidy in every module
 `
 
 func main() {
@@ -38,7 +39,7 @@ func run(args []string, w io.Writer) error {
 		return err
 	}
 	cmd, args := args[0], args[1:]
-	want := map[string]int{"bump": 1, "tags": 0, "modules": 0, "proxy": 1, "check": 0}
+	want := map[string]int{"bump": 1, "tags": 0, "modules": 0, "proxy": 1, "check": 0, "tidy": 0}
 	n, ok := want[cmd]
 	if !ok {
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
@@ -81,6 +82,8 @@ func run(args []string, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "GOPROXY=file://%s serves %d modules at %s\n", filepath.ToSlash(dir), len(r.Public()), version)
 		return nil
+	case "tidy":
+		return r.tidy(version, w)
 	default: // check
 		return r.check(version, w)
 	}
