@@ -68,12 +68,11 @@ func (r *Repo) check(version string, w io.Writer) error {
 }
 
 func (r *Repo) checkPublished(w io.Writer, m *Module, version, proxyDir, tmp string) error {
-	esc, err := module.EscapePath(m.Path)
-	if err != nil {
+	src := filepath.Join(tmp, "src", filepath.FromSlash(m.Dir))
+	zipFile := filepath.Join(tmp, strings.ReplaceAll(m.Dir, "/", "_")+".zip")
+	if err := r.writeZip(m, version, zipFile); err != nil {
 		return err
 	}
-	src := filepath.Join(tmp, "src", filepath.FromSlash(m.Dir))
-	zipFile := filepath.Join(proxyDir, filepath.FromSlash(esc), "@v", version+".zip")
 	if err := zip.Unzip(src, module.Version{Path: m.Path, Version: version}, zipFile); err != nil {
 		return err
 	}

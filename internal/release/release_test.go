@@ -18,13 +18,14 @@ func fixture(t *testing.T, edit map[string]string) string {
 	files := map[string]string{
 		"go.work":                  "go 1.26.0\n\nuse (\n\t./bench\n\t./cmd/tool\n\t./core\n\t./examples\n\t./internal/release\n\t./lib\n)\n",
 		"core/go.mod":              "module example.com/r/core\n\ngo 1.26.0\n",
-		"core/core.go":             "package core\n",
+		"core/core.go":             "package core\n\nconst V = 1\n",
 		"lib/go.mod":               "module example.com/r/lib\n\ngo 1.26.0\n\nrequire example.com/r/core v0.0.0\n\nreplace example.com/r/core => ../core\n",
-		"lib/lib.go":               "package lib\n",
-		"cmd/tool/go.mod":          "module example.com/r/cmd/tool\n\ngo 1.26.0\n\nrequire (\n\texample.com/r/core v0.0.0\n\texample.com/r/lib v0.0.0\n)\n",
+		"lib/lib.go":               "package lib\n\nimport \"example.com/r/core\"\n\nconst V = core.V\n",
+		"cmd/tool/go.mod":          "module example.com/r/cmd/tool\n\ngo 1.26.0\n\nrequire example.com/r/lib v0.0.0\n\nrequire example.com/r/core v0.0.0 // indirect\n",
 		"cmd/tool/go.sum":          "example.org/other v1.0.0 h1:x=\nexample.org/other v1.0.0/go.mod h1:y=\n",
-		"cmd/tool/main.go":         "// Command tool.\npackage main\n\nfunc main() {}\n",
-		"bench/go.mod":             "module example.com/r/bench\n\ngo 1.26.0\n\nrequire example.com/r/lib v0.0.0\n\nreplace example.com/r/lib => ../lib\n",
+		"cmd/tool/main.go":         "// Command tool.\npackage main\n\nimport \"example.com/r/lib\"\n\nfunc main() { println(lib.V) }\n",
+		"bench/go.mod":             "module example.com/r/bench\n\ngo 1.26.0\n\nrequire example.com/r/lib v0.0.0\n\nrequire example.com/r/core v0.0.0 // indirect\n\nreplace (\n\texample.com/r/core => ../core\n\texample.com/r/lib => ../lib\n)\n",
+		"bench/bench.go":           "package bench\n\nimport _ \"example.com/r/lib\"\n",
 		"examples/go.mod":          "module example.com/r/examples\n\ngo 1.26.0\n",
 		"internal/release/go.mod":  "module example.com/r/internal/release\n\ngo 1.26.0\n",
 		"core/testdata/mod/go.mod": "module ignored\n",
@@ -63,7 +64,7 @@ func TestLoadRepo(t *testing.T) {
 	if v, err := r.Version(); v != "v0.0.0" || err != nil {
 		t.Errorf("Version() = %q, %v", v, err)
 	}
-	if got, want := dirs(r.unreplacedSiblings(r.byDir("cmd/tool"))), "core, lib"; got != want {
+	if got, want := dirs(r.unreplacedSiblings(r.byDir("cmd/tool"))), "lib, core"; got != want {
 		t.Errorf("cmd/tool fetches %s, want %s", got, want)
 	}
 	if got := dirs(r.unreplacedSiblings(r.byDir("lib"))); got != "" {
@@ -116,7 +117,7 @@ func TestBump(t *testing.T) {
 	if err := r.bump("v0.2.0", &log); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"updated bench/go.mod", "updated cmd/tool/go.mod", "updated lib/go.mod", "updated go.work", "updated cmd/tool/go.sum (hashes of core, lib)"} {
+	for _, want := range []string{"updated bench/go.mod", "updated cmd/tool/go.mod", "updated lib/go.mod", "updated go.work", "updated cmd/tool/go.sum (hashes of lib, core)"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("bump's report lacks %q:\n%s", want, log.String())
 		}
@@ -152,6 +153,47 @@ func TestBump(t *testing.T) {
 	log.Reset()
 	if err := r.bump("v0.2.0", &log); err != nil || log.Len() != 0 {
 		t.Errorf("second bump: %v, reported %q", err, log.String())
+	}
+}
+
+// check passes on a tidy repository, fails when a command's go.mod is not
+// tidy as published or a module does not build, and only notes stale
+// sibling hashes.
+func TestCheck(t *testing.T) {
+	root := fixture(t, map[string]string{"cmd/tool/go.sum": ""})
+	r, err := loadRepo(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.bump("v0.2.0", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	check := func() (string, error) {
+		r, err := loadRepo(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		err = r.check("v0.2.0", &out)
+		return out.String(), err
+	}
+	if out, err := check(); err != nil || strings.Contains(out, "note:") {
+		t.Fatalf("check after bump: %v\n%s", err, out)
+	}
+
+	writeFile(t, filepath.Join(root, "core", "core.go"), "package core\n\nconst V = 2\n")
+	if out, err := check(); err != nil || !strings.Contains(out, "note: cmd/tool/go.sum's hashes of its siblings are not those of the working tree") {
+		t.Errorf("check after a change to core: %v\n%s", err, out)
+	}
+
+	writeFile(t, filepath.Join(root, "cmd", "tool", "go.mod"), strings.Replace(read(t, root, "cmd/tool/go.mod"), " // indirect", "", 1))
+	if out, err := check(); err == nil || !strings.Contains(out, "FAIL cmd/tool: go.mod is not tidy") {
+		t.Errorf("check with an untidy cmd/tool/go.mod: %v\n%s", err, out)
+	}
+
+	writeFile(t, filepath.Join(root, "lib", "lib.go"), "package lib\n\nconst V = undefined\n")
+	if out, err := check(); err == nil || !strings.Contains(out, "FAIL lib: go build ./...") {
+		t.Errorf("check with a broken lib: %v\n%s", err, out)
 	}
 }
 
