@@ -13,7 +13,8 @@ import (
 )
 
 // bump sets every requirement of a public sibling, in every go.mod of
-// go.work, to version; then rewrites the siblings' go.sum lines of the
+// go.work, to version, and drops a command's replace lines for siblings
+// (see commandsInstallable); then rewrites the siblings' go.sum lines of the
 // modules that fetch siblings instead of replacing them (cmd/asymjwt) with
 // the hashes of the working tree. It reports the files it changed to w.
 func (r *Repo) bump(version string, w io.Writer) error {
@@ -31,6 +32,16 @@ func (r *Repo) bump(version string, w io.Writer) error {
 				return err
 			}
 			changed = true
+		}
+		if m.Main && m.Public {
+			for _, rep := range slices.Clone(m.file.Replace) {
+				if r.byPath(rep.Old.Path) != nil {
+					if err := m.file.DropReplace(rep.Old.Path, rep.Old.Version); err != nil {
+						return err
+					}
+					changed = true
+				}
+			}
 		}
 		if !changed {
 			continue

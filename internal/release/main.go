@@ -64,8 +64,14 @@ func run(args []string, w io.Writer) error {
 		}
 		return nil
 	}
+	if err := r.commandsInstallable(); err != nil {
+		return err
+	}
 	version, err := r.Version()
 	if err != nil {
+		return err
+	}
+	if err := r.workReplaces(version); err != nil {
 		return err
 	}
 	switch cmd {

@@ -121,9 +121,6 @@ func loadModule(root, dir string) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isMain && (len(f.Replace) > 0 || len(f.Exclude) > 0) {
-		return nil, fmt.Errorf("%s: a module with a main package carries no replace or exclude lines: `go install path@version` refuses it (it builds in the repository through go.work)", name)
-	}
 	return &Module{
 		Dir:    dir,
 		Path:   f.Module.Mod.Path,
@@ -278,6 +275,19 @@ func (r *Repo) unreplacedSiblings(m *Module) []*Module {
 	}
 	walk(m)
 	return out
+}
+
+// commandsInstallable checks that no public module with a main package
+// has replace or exclude lines: `go install path@version` refuses such a
+// module. (It builds in the repository through go.work; bump drops its
+// replace lines for siblings.)
+func (r *Repo) commandsInstallable() error {
+	for _, m := range r.Public() {
+		if m.Main && (len(m.file.Replace) > 0 || len(m.file.Exclude) > 0) {
+			return fmt.Errorf("%s/go.mod: a module with a main package carries no replace or exclude lines: `go install %s@version` refuses it (`make release` drops the replace lines for siblings)", m.Dir, m.Path)
+		}
+	}
+	return nil
 }
 
 // workReplaces checks that go.work replaces at version, with its folder,

@@ -84,13 +84,16 @@ func TestLoadRepoRefuses(t *testing.T) {
 		{"a go.mod missing from go.work", map[string]string{"extra/go.mod": "module example.com/r/extra\n"}, "extra/go.mod is not in go.work"},
 		{"an unpublished folder missing from go.work", map[string]string{"go.work": "use (\n\t./bench\n\t./cmd/tool\n\t./core\n\t./examples\n\t./lib\n)\n", "internal/release/go.mod": ""}, "unpublished lists internal/release"},
 		{"no module", map[string]string{"go.work": "go 1.26.0\n"}, "go.work uses no module"},
-		{"a module outside the repository", map[string]string{"go.work": "use ../elsewhere\n"}, "a module must be a folder inside the repository"},
 		{"a command with a replace", map[string]string{"cmd/tool/go.mod": "module example.com/r/cmd/tool\n\nrequire example.com/r/core v0.0.0\n\nreplace example.com/r/core => ../../core\n"}, "carries no replace"},
+		{"a module outside the repository", map[string]string{"go.work": "use ../elsewhere\n"}, "a module must be a folder inside the repository"},
 		{"siblings at two versions", map[string]string{"bench/go.mod": "module example.com/r/bench\n\nrequire example.com/r/lib v0.0.1\n\nreplace example.com/r/lib => ../lib\n"}, "different versions"},
 		{"nothing required", map[string]string{"lib/go.mod": "module example.com/r/lib\n", "cmd/tool/go.mod": "module example.com/r/cmd/tool\n", "bench/go.mod": "module example.com/r/bench\n"}, "no version to release"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := loadRepo(fixture(t, tc.edit))
+			if err == nil {
+				err = r.commandsInstallable()
+			}
 			if err == nil {
 				_, err = r.Version()
 			}
@@ -102,12 +105,14 @@ func TestLoadRepoRefuses(t *testing.T) {
 }
 
 func TestBump(t *testing.T) {
-	root := fixture(t, nil)
+	root := fixture(t, map[string]string{
+		"cmd/tool/go.mod": "module example.com/r/cmd/tool\n\ngo 1.26.0\n\nrequire example.com/r/lib v0.0.0\n\nrequire example.com/r/core v0.0.0 // indirect\n\nreplace example.com/r/lib => ../../lib\n",
+	})
 	r, err := loadRepo(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.workReplaces("v0.0.0"); err == nil || !strings.Contains(err.Error(), "replace example.com/r/lib v0.0.0 => ./lib") {
+	if err := r.workReplaces("v0.0.0"); err == nil || !strings.Contains(err.Error(), "replace example.com/r/core v0.0.0 => ./core") {
 		t.Fatalf("workReplaces before bump: %v", err)
 	}
 	if err := r.bump("v0.2", io.Discard); err == nil {
@@ -129,6 +134,9 @@ func TestBump(t *testing.T) {
 	}
 	if v, err := r.Version(); v != "v0.2.0" || err != nil {
 		t.Errorf("after bump, Version() = %q, %v", v, err)
+	}
+	if err := r.commandsInstallable(); err != nil {
+		t.Errorf("after bump: %v", err)
 	}
 	if err := r.workReplaces("v0.2.0"); err != nil {
 		t.Error(err)
@@ -227,6 +235,9 @@ func TestThisRepo(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := r.workReplaces(version); err != nil {
+		t.Error(err)
+	}
+	if err := r.commandsInstallable(); err != nil {
 		t.Error(err)
 	}
 	for _, dir := range []string{"core", "cmd/asymjwt"} {
