@@ -3,8 +3,8 @@ module github.com/asymjwt/asymjwt/cmd/asymjwt
 go 1.26.0
 
 require (
-	github.com/asymjwt/asymjwt/core v0.0.0
-	github.com/asymjwt/asymjwt/redis v0.0.0
+	github.com/asymjwt/asymjwt/core v0.1.0
+	github.com/asymjwt/asymjwt/redis v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 	golang.org/x/crypto v0.59.0
 )
@@ -14,9 +14,4 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
-)
-
-replace (
-	github.com/asymjwt/asymjwt/core => ../../core
-	github.com/asymjwt/asymjwt/redis => ../../redis
 )

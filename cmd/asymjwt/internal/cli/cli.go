@@ -43,6 +43,7 @@ var commands = []*command{
 	{"keys", "manage an authorized-keys directory (add, list, remove)", runKeys},
 	{"request", "send a signed HTTP request", runRequest},
 	{"proxy", "run an authenticating reverse proxy", runProxy},
+	{"version", "print the version and VCS revision of this build", runVersion},
 }
 
 // Run runs the asymjwt command line with args (without the program
@@ -57,6 +58,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	name, rest := args[0], args[1:]
 	switch name {
+	case "-version", "--version":
+		name = "version"
 	case "-h", "-help", "--help", "help":
 		if len(rest) == 0 {
 			writeOverview(stdout)
