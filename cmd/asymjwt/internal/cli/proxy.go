@@ -43,6 +43,12 @@ request is logged to stderr (slog; refusal reasons at level WARN).
 SIGINT or SIGTERM stops accepting connections and lets requests in
 flight finish.
 
+The --tls-cert and --tls-key files are read again when they change
+(looked at, at most once a second, by new connections): a renewed
+certificate serves new connections without a restart, and connections
+already open keep theirs. Replace both files by rename; a pair that does
+not load is logged and the previous one stays in use.
+
 --metrics-listen ADDR serves Prometheus metrics at /metrics on a
 listener of its own, never on the proxied port: requests by outcome
 (accepted, or the refusal reason), accepted requests by username,
@@ -122,11 +128,11 @@ make them.`,
 
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		certs, err := server.NewCertReloader(*tlsCert, *tlsKey, 0, logger)
 		if err != nil {
 			return fmt.Errorf("TLS: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = certs.TLSConfig()
 	}
 
 	var metrics *server.Metrics
