@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -64,12 +65,26 @@ func Reason(err error) string {
 	if err == nil {
 		return OutcomeAccepted
 	}
-	for _, r := range reasons {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
+	if i := reasonIndex(err); i >= 0 {
+		return reasons[i].label
 	}
 	return OutcomeOther
+}
+
+// reasonIndex is the index in reasons of err's reason, -1 for none.
+func reasonIndex(err error) int {
+	// Most refusals are a sentinel itself: compare before unwrapping.
+	for i, r := range reasons {
+		if err == r.err {
+			return i
+		}
+	}
+	for i, r := range reasons {
+		if errors.Is(err, r.err) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Reasons returns every outcome label value Reason can return,
@@ -148,9 +163,11 @@ func WithVersion(v string) Option {
 //	asymjwt_build_info{version,core_version,go_version} always 1
 type Metrics struct {
 	cfg            config
-	byReason       map[string]prometheus.Counter
+	refused        []prometheus.Counter // by index in reasons
+	other          prometheus.Counter
 	accepted       prometheus.Counter
 	users          *prometheus.CounterVec // nil WithoutUsernameLabel
+	userCounters   sync.Map               // username -> prometheus.Counter of users
 	acceptedTime   prometheus.Observer
 	refusedTime    prometheus.Observer
 	replayDuration *prometheus.HistogramVec
@@ -171,13 +188,14 @@ func New(opts ...Option) (*Metrics, error) {
 	if cfg.version == "" {
 		cfg.version = mainVersion()
 	}
-	m := &Metrics{cfg: cfg, byReason: make(map[string]prometheus.Counter)}
+	m := &Metrics{cfg: cfg}
 	requests := prometheus.NewCounterVec(m.counterOpts("requests_total",
 		`Verifications by outcome: "accepted", or the reason of the refusal.`), []string{"outcome"})
-	for _, r := range Reasons() {
-		m.byReason[r] = requests.WithLabelValues(r)
+	m.accepted = requests.WithLabelValues(OutcomeAccepted)
+	for _, r := range reasons {
+		m.refused = append(m.refused, requests.WithLabelValues(r.label))
 	}
-	m.accepted = m.byReason[OutcomeAccepted]
+	m.other = requests.WithLabelValues(OutcomeOther)
 	duration := prometheus.NewHistogramVec(m.histogramOpts("verification_duration_seconds",
 		`Verification latency in seconds, by result: "accepted" or "refused".`), []string{"result"})
 	m.acceptedTime, m.refusedTime = duration.WithLabelValues("accepted"), duration.WithLabelValues("refused")
@@ -237,12 +255,27 @@ func (m *Metrics) Observe(_ context.Context, o asymjwt.Outcome) {
 		m.accepted.Inc()
 		m.acceptedTime.Observe(elapsed)
 		if m.users != nil && o.Identity != nil {
-			m.users.WithLabelValues(o.Identity.Username).Inc()
+			m.userCounter(o.Identity.Username).Inc()
 		}
 		return
 	}
-	m.byReason[Reason(o.Err)].Inc()
+	if i := reasonIndex(o.Err); i >= 0 {
+		m.refused[i].Inc()
+	} else {
+		m.other.Inc()
+	}
 	m.refusedTime.Observe(elapsed)
+}
+
+// userCounter is the accepted-requests counter of a verified username,
+// cached: it costs a map lookup instead of hashing the label values. The
+// cache holds one entry per user that authenticated, as the vector does.
+func (m *Metrics) userCounter(username string) prometheus.Counter {
+	if c, ok := m.userCounters.Load(username); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.userCounters.LoadOrStore(username, m.users.WithLabelValues(username))
+	return c.(prometheus.Counter)
 }
 
 // KeySourceReloaded returns the function a key source calls after each
