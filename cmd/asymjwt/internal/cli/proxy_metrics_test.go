@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,9 +136,18 @@ func TestProxyMetrics(t *testing.T) {
 	}
 }
 
-func TestProxyMetricsListenMustDiffer(t *testing.T) {
+func TestProxyMetricsListenFailures(t *testing.T) {
 	t.Parallel()
 	r := run(t, "", "proxy", "--listen", "127.0.0.1:9", "--metrics-listen", "127.0.0.1:9",
 		"--upstream", "http://127.0.0.1:1", "--keys", t.TempDir())
 	wantFail(t, r, 2, "--metrics-listen must differ from --listen")
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r = run(t, "", "proxy", "--listen", "127.0.0.1:0", "--metrics-listen", busy.Addr().String(),
+		"--upstream", "http://127.0.0.1:1", "--keys", keysDir(t))
+	wantFail(t, r, 1, "--metrics-listen: listen tcp "+busy.Addr().String())
 }
