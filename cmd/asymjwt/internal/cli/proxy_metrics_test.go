@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asymjwt/asymjwt/redis/redistest"
 )
 
 // metricsAddr waits for the metrics listener's log line and returns its address.
@@ -150,4 +152,47 @@ func TestProxyMetricsListenFailures(t *testing.T) {
 	r = run(t, "", "proxy", "--listen", "127.0.0.1:0", "--metrics-listen", busy.Addr().String(),
 		"--upstream", "http://127.0.0.1:1", "--keys", keysDir(t))
 	wantFail(t, r, 1, "--metrics-listen: listen tcp "+busy.Addr().String())
+}
+
+// With --redis the replay claims are timed and counted under store="redis",
+// and a Redis down shows as replay store errors and store_unavailable
+// refusals.
+func TestProxyMetricsRedis(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	p := startProxy(t, "--upstream", up.URL, "--keys", keysDir(t), "--redis", rs.URL(), "--metrics-listen", "127.0.0.1:0")
+	metricsURL := "http://" + p.metricsAddr(t) + "/metrics"
+	billing := signer(t, "billing", "keys/ed25519.pem")
+	get := func(want int) {
+		t.Helper()
+		tok, err := billing.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body, _ := send(t, http.DefaultClient, "GET", p.url("/x"), "", billing.AuthorizationValue(tok), nil); status != want {
+			t.Fatalf("status %d (%s), want %d", status, body, want)
+		}
+	}
+	get(200)
+	get(200)
+	rs.Stop()
+	get(503)
+
+	got := scrapeMetrics(t, metricsURL)
+	for series, want := range map[string]float64{
+		`asymjwt_requests_total{outcome="accepted"}`:                 2,
+		`asymjwt_requests_total{outcome="store_unavailable"}`:        1,
+		`asymjwt_replay_store_duration_seconds_count{store="redis"}`: 3,
+		`asymjwt_replay_store_errors_total{store="redis"}`:           1,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	for k := range got {
+		if strings.Contains(k, `store="memory"`) {
+			t.Errorf("a memory store series with --redis: %s", k)
+		}
+	}
 }

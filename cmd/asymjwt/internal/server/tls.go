@@ -101,8 +101,11 @@ func (r *CertReloader) maybeReload(now time.Time) {
 		if cert, err = tls.LoadX509KeyPair(r.certFile, r.keyFile); err == nil {
 			r.cert.Store(&cert)
 			r.loaded, r.failed, r.lastErr = stamps, [2]fileStamp{}, ""
-			r.logger.LogAttrs(context.Background(), slog.LevelInfo, "TLS certificate reloaded",
-				slog.String("cert", r.certFile), slog.Time("not_after", cert.Leaf.NotAfter))
+			attrs := []slog.Attr{slog.String("cert", r.certFile)}
+			if cert.Leaf != nil { // nil only under GODEBUG=x509keypairleaf=0
+				attrs = append(attrs, slog.Time("not_after", cert.Leaf.NotAfter))
+			}
+			r.logger.LogAttrs(context.Background(), slog.LevelInfo, "TLS certificate reloaded", attrs...)
 			return
 		}
 		r.failed = stamps // tried again when either file changes
