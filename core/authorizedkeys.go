@@ -208,7 +208,8 @@ func WithAuthorizedKeysErrorHandler(fn func(error)) AuthorizedKeysOption {
 // cannot run because the store is closed are not passed. It is meant for
 // metrics (reloads, failures, time of the last good load). A poll passes
 // only the problems it newly reported, so a file that stays bad fails
-// one load, not every poll. fn runs on the loading goroutine with the
+// one load, not every poll; an unreadable directory fails every poll.
+// fn runs on the loading goroutine with the
 // reload lock held: keep it short, and call neither Reload nor Close.
 func WithAuthorizedKeysReloadHandler(fn func(error)) AuthorizedKeysOption {
 	return func(c *authorizedKeysConfig) { c.onReload = fn }
