@@ -179,6 +179,7 @@ type AuthorizedKeysOption func(*authorizedKeysConfig)
 type authorizedKeysConfig struct {
 	interval time.Duration
 	onError  func(error)
+	onReload func(error)
 	logger   *slog.Logger
 }
 
@@ -199,6 +200,19 @@ func WithAuthorizedKeysPollInterval(d time.Duration) AuthorizedKeysOption {
 // runs on the loading goroutine: keep it short.
 func WithAuthorizedKeysErrorHandler(fn func(error)) AuthorizedKeysOption {
 	return func(c *authorizedKeysConfig) { c.onError = fn }
+}
+
+// WithAuthorizedKeysReloadHandler calls fn after every load of the
+// directory (the first, each poll, each Reload) with what that load
+// returned: nil, or the problems it reported (joined). Reloads that
+// cannot run because the store is closed are not passed. It is meant for
+// metrics (reloads, failures, time of the last good load). A poll passes
+// only the problems it newly reported, so a file that stays bad fails
+// one load, not every poll; an unreadable directory fails every poll.
+// fn runs on the loading goroutine with the
+// reload lock held: keep it short, and call neither Reload nor Close.
+func WithAuthorizedKeysReloadHandler(fn func(error)) AuthorizedKeysOption {
+	return func(c *authorizedKeysConfig) { c.onReload = fn }
 }
 
 // WithAuthorizedKeysLogger sets where loads (Info) and problems (Error,
@@ -402,11 +416,14 @@ func (d *AuthorizedKeysDir) poll(interval time.Duration) {
 
 // reload brings the snapshot up to date with the directory. Unless force
 // is set, a file whose stat is unchanged is not read again.
-func (d *AuthorizedKeysDir) reload(force bool) error {
+func (d *AuthorizedKeysDir) reload(force bool) (problem error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return errStoreClosed
+	}
+	if d.cfg.onReload != nil {
+		defer func() { d.cfg.onReload(problem) }()
 	}
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {

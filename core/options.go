@@ -163,6 +163,10 @@ type Outcome struct {
 	// Username and KeyID are what the token claimed, verified only when
 	// Err is nil; empty when parsing did not get that far.
 	Username, KeyID string
+	// Elapsed is how long the verification took, from the call of
+	// Authenticate, Verify or VerifyToken to the observer's (monotonic
+	// clock, not WithClock's).
+	Elapsed time.Duration
 }
 
 // WithObserver calls fn with every verification outcome, success or

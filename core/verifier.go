@@ -126,12 +126,12 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 // when request or body binding is required. On success the nonce has been
 // recorded: the same token is refused from then on.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
-	return v.finish(ctx, token, nil)
+	return v.finish(ctx, token, nil, v.start())
 }
 
 // VerifyToken checks a bare token against the request it came with.
 func (v *Verifier) VerifyToken(ctx context.Context, token string, req *Request) (*Identity, error) {
-	return v.finish(ctx, token, req)
+	return v.finish(ctx, token, req, v.start())
 }
 
 // Authenticate runs the whole check for one request: authorization holds
@@ -139,12 +139,13 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string, req *Request) 
 // request for qsh and bh. It is what the middleware of every framework
 // calls.
 func (v *Verifier) Authenticate(ctx context.Context, authorization []string, req *Request) (*Identity, error) {
+	start := v.start()
 	token, err := v.TokenFromHeader(authorization)
 	if err != nil {
-		v.report(ctx, nil, err, nil)
+		v.report(ctx, nil, err, nil, start)
 		return nil, err
 	}
-	return v.finish(ctx, token, req)
+	return v.finish(ctx, token, req, start)
 }
 
 // TokenFromHeader extracts the token from Authorization values (SPEC
@@ -172,19 +173,28 @@ func (v *Verifier) TokenFromHeader(values []string) (string, error) {
 	return token, nil
 }
 
-func (v *Verifier) finish(ctx context.Context, token string, req *Request) (*Identity, error) {
+func (v *Verifier) finish(ctx context.Context, token string, req *Request, start time.Time) (*Identity, error) {
 	id, t, err := v.verify(ctx, token, req)
-	v.report(ctx, id, err, t)
+	v.report(ctx, id, err, t, start)
 	return id, err
 }
 
-func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parsedToken) {
+// start is when a verification began, for Outcome.Elapsed: read only
+// when an observer will get it.
+func (v *Verifier) start() time.Time {
+	if v.cfg.observer == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parsedToken, start time.Time) {
 	var username, kid string
 	if t != nil {
 		username, kid = t.username, t.kid
 	}
 	if v.cfg.observer != nil {
-		v.cfg.observer(ctx, Outcome{Identity: id, Err: err, Username: username, KeyID: kid})
+		v.cfg.observer(ctx, Outcome{Identity: id, Err: err, Username: username, KeyID: kid, Elapsed: time.Since(start)})
 	}
 	l := v.cfg.logger
 	switch {

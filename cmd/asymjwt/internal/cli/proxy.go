@@ -43,6 +43,19 @@ request is logged to stderr (slog; refusal reasons at level WARN).
 SIGINT or SIGTERM stops accepting connections and lets requests in
 flight finish.
 
+The --tls-cert and --tls-key files are read again when they change
+(looked at, at most once a second, by new connections): a renewed
+certificate serves new connections without a restart, and connections
+already open keep theirs. Replace both files by rename; a pair that does
+not load is logged and the previous one stays in use.
+
+--metrics-listen ADDR serves Prometheus metrics at /metrics on a
+listener of its own, never on the proxied port: requests by outcome
+(accepted, or the refusal reason), accepted requests by username,
+verification, replay store and upstream latency, replay store errors,
+upstream errors (502), reloads of the keys directory, build info, and
+the process's CPU and memory.
+
 Replayed tokens are refused through an in-memory store, which protects
 this one process: run several instances behind a load balancer only
 with --redis. Redis's maxmemory-policy must be noeviction: the proxy
@@ -73,6 +86,7 @@ make them.`,
 	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics, a listener of its own (host:port)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -97,6 +111,8 @@ make them.`,
 		return usagef("--health-path must start with /")
 	case *insecureRedisUnchecked && *redisURL == "":
 		return usagef("--insecure-redis-unchecked-policy goes with --redis")
+	case *metricsListen != "" && *metricsListen == *listen && !strings.HasSuffix(*listen, ":0"):
+		return usagef("--metrics-listen must differ from --listen: metrics are never served on the proxied port")
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
@@ -112,14 +128,22 @@ make them.`,
 
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		certs, err := server.NewCertReloader(*tlsCert, *tlsKey, 0, logger)
 		if err != nil {
 			return fmt.Errorf("TLS: %w", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = certs.TLSConfig()
 	}
 
-	keys, err := asymjwt.OpenAuthorizedKeysDir(*keysDir, asymjwt.WithAuthorizedKeysLogger(logger))
+	var metrics *server.Metrics
+	keyOpts := []asymjwt.AuthorizedKeysOption{asymjwt.WithAuthorizedKeysLogger(logger)}
+	if *metricsListen != "" {
+		if metrics, err = server.NewMetrics(); err != nil {
+			return err
+		}
+		keyOpts = append(keyOpts, asymjwt.WithAuthorizedKeysReloadHandler(metrics.Verifier.KeySourceReloaded("directory")))
+	}
+	keys, err := asymjwt.OpenAuthorizedKeysDir(*keysDir, keyOpts...)
 	if err != nil {
 		return err
 	}
@@ -137,20 +161,24 @@ make them.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	replay := "memory"
-	if redisOptions == nil {
-		// This process's own: what the help text promises, and what lets
-		// several proxies run in one test process independently.
-		opts = append(opts, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
-	} else {
-		client, store, err := server.OpenRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
+	replay, storeKind := "memory", "memory"
+	// This process's own: what the help text promises, and what lets
+	// several proxies run in one test process independently.
+	var store asymjwt.ReplayStore = asymjwt.NewMemoryReplayStore()
+	if redisOptions != nil {
+		client, redisStore, err := server.OpenRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		opts = append(opts, asymjwt.WithReplayStore(store))
+		store, storeKind = redisStore, "redis"
 		replay = "redis " + client.Options().Addr
 	}
+	if metrics != nil {
+		store = metrics.Verifier.InstrumentReplayStore(storeKind, store)
+		opts = append(opts, asymjwt.WithObserver(metrics.Verifier.Observe))
+	}
+	opts = append(opts, asymjwt.WithReplayStore(store))
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}
@@ -160,7 +188,28 @@ make them.`,
 	if err != nil {
 		return err
 	}
-	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger})
+	pc := server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger}
+	if metrics != nil {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mctx, stop := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		go func() {
+			served <- server.Serve(mctx, mln, metrics.Handler(), server.Options{
+				Name: "asymjwt proxy metrics", ShutdownTimeout: *shutdownTimeout, Logger: logger})
+		}()
+		defer func() {
+			stop()
+			if err := <-served; err != nil {
+				logger.Error("asymjwt proxy metrics: " + err.Error())
+			}
+		}()
+		pc.Metrics = metrics.Proxy
+	}
+	h := server.NewProxy(pc)
 	return server.Serve(ctx, ln, h, server.Options{
 		Name: "asymjwt proxy", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
 		Attrs: []any{"upstream", upstream.Redacted(), "replay_store", replay, "strict", *strict},

@@ -30,6 +30,8 @@ type ProxyConfig struct {
 	HealthPath string
 	// Logger receives the access log and refusal reasons.
 	Logger *slog.Logger
+	// Metrics, when set, times the upstream and counts its failures.
+	Metrics *ProxyMetrics
 }
 
 // NewProxy returns the authenticating reverse proxy: requests verified by
@@ -79,6 +81,9 @@ func NewProxy(c ProxyConfig) http.Handler {
 		},
 		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BufferPool: &bufferPool{},
+	}
+	if c.Metrics != nil {
+		c.Metrics.instrument(rp)
 	}
 	authenticated := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := asymjwt.FromContext(r.Context())
