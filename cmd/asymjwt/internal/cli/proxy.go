@@ -38,6 +38,16 @@ does not parse cleanly (a ";" separator, a bad %-escape, more than
 would not read back unchanged from a header (white space at either
 end, a ",", a control character) is refused with 401.
 
+Nothing passes unverified through a tunnel: CONNECT gets 405, and a
+request asking to switch protocols (an Upgrade header, or "upgrade" in
+Connection: h2c, TLS, anything) gets 400 before authentication, since
+after a switch the proxy could only copy bytes the client sends, more
+requests with their own identity headers among them. --allow-websocket
+lets an HTTP/1.1 GET with "Upgrade: websocket" through after the usual
+verification of its handshake: the WebSocket frames that follow are
+NOT verified, so the upstream must treat the socket as one session of
+the user who opened it, and never read identities from inside it.
+
 GET /healthz (--health-path) answers 200 without credentials. Each
 request is logged to stderr (slog; refusal reasons at level WARN).
 SIGINT or SIGTERM stops accepting connections and lets requests in
@@ -73,6 +83,7 @@ make them.`,
 	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
 	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
+	allowWebSocket := fs.Bool("allow-websocket", false, "let verified WebSocket handshakes switch protocols; the frames that follow are not verified")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -159,7 +170,7 @@ make them.`,
 	if err != nil {
 		return err
 	}
-	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger})
+	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger, AllowWebSocket: *allowWebSocket})
 	return server.Serve(ctx, ln, h, server.Options{
 		Name: "asymjwt proxy", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
 		Attrs: []any{"upstream", upstream.Redacted(), "replay_store", replay, "strict", *strict},
