@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
-	"github.com/redis/go-redis/v9"
 )
 
 func runProxy(ctx context.Context, e *env, args []string) error {
@@ -68,9 +64,8 @@ make them.`,
 	})
 	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
-	keysDir := fs.String("keys", "", "authorized-keys `DIR`: one file per user")
-	redisURL := fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)")
-	insecureRedisUnchecked := fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts")
+	keyFlags := addKeyFlags(fs)
+	replayFlags := addReplayFlags(fs)
 	var aud stringList
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
@@ -78,63 +73,47 @@ make them.`,
 	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
 	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM; needs --tls-key)")
-	tlsKey := fs.String("tls-key", "", "private key of --tls-cert, in `FILE` (PEM)")
-	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
-	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	tlsFlags := addTLSFlags(fs)
+	logFlags := addLogFlags(fs)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
 	allowWebSocket := fs.Bool("allow-websocket", false, "let verified WebSocket handshakes switch protocols; the frames that follow are not verified")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	var level slog.Level
 	switch {
 	case len(rest) != 0:
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || *upstreamURL == "" || *keysDir == "":
+	case *listen == "" || *upstreamURL == "" || !keyFlags.given():
 		return usagef("--listen, --upstream and --keys are required")
 	case *strict && len(aud) == 0:
 		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usagef("--tls-cert and --tls-key go together")
-	case *logFormat != "text" && *logFormat != "json":
-		return usagef("--log-format must be text or json")
-	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usagef("--log-level must be debug, info, warn or error")
 	case !server.ValidHeaderName(*userHeader):
 		return usagef("--user-header %q is not a header name", *userHeader)
 	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
 		return usagef("--health-path must start with /")
-	case *insecureRedisUnchecked && *redisURL == "":
-		return usagef("--insecure-redis-unchecked-policy goes with --redis")
+	}
+	if err := replayFlags.check(); err != nil {
+		return err
+	}
+	logger, err := logFlags.logger(e)
+	if err != nil {
+		return err
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return usagef("--upstream must be an absolute http or https URL")
 	}
-	var redisOptions *redis.Options
-	if *redisURL != "" {
-		if redisOptions, err = redis.ParseURL(*redisURL); err != nil {
-			return usagef("--redis: %v", err)
-		}
-	}
-	logger := server.NewLogger(e.stderr, *logFormat, level)
-
-	var tlsConfig *tls.Config
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			return fmt.Errorf("TLS: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-
-	keys, err := asymjwt.OpenAuthorizedKeysDir(*keysDir, asymjwt.WithAuthorizedKeysLogger(logger))
+	tlsConfig, err := tlsFlags.config()
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
+
+	keys, closeKeys, err := keyFlags.open(logger)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
 
 	opts := []asymjwt.VerifierOption{
 		asymjwt.WithLogger(logger),
@@ -147,20 +126,12 @@ make them.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	replay := "memory"
-	if redisOptions == nil {
-		// This process's own: what the help text promises, and what lets
-		// several proxies run in one test process independently.
-		opts = append(opts, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
-	} else {
-		client, store, err := server.OpenRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		opts = append(opts, asymjwt.WithReplayStore(store))
-		replay = "redis " + client.Options().Addr
+	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
+	opts = append(opts, asymjwt.WithReplayStore(store))
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}
