@@ -131,8 +131,15 @@ func bufferForHash(w http.ResponseWriter, r *http.Request, limit int64, logger *
 }
 
 // signingRetry signs each attempt with a fresh token (core's
-// Signer.Transport) and retries once a failed idempotent request whose
+// Signer.SignRequest) and retries once a failed idempotent request whose
 // body can be sent again.
+//
+// http.Transport has retries of its own: on a reused connection that
+// the server closed, it sends an idempotent request again, with the same
+// headers, so with a token the server may already have recorded (then
+// refused as a replay). Its documented rule is that a request with a
+// body and no GetBody is never retried: every attempt is sent so, and
+// the retry, with a new token, is made here.
 type signingRetry struct {
 	signer func() *asymjwt.Signer
 	base   http.RoundTripper
@@ -140,21 +147,54 @@ type signingRetry struct {
 }
 
 func (t *signingRetry) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.signer().Transport(t.base).RoundTrip(req)
+	resp, err := t.attempt(req)
 	if err == nil || req.Context().Err() != nil || !replayable(req) {
 		return resp, err
 	}
-	retry := req.Clone(req.Context())
+	t.logger.LogAttrs(req.Context(), slog.LevelWarn, "asymjwt sign-proxy: retrying with a new token", slog.String("err", err.Error()))
+	return t.attempt(req)
+}
+
+func (t *signingRetry) attempt(req *http.Request) (*http.Response, error) {
+	out := req.Clone(req.Context())
 	if req.GetBody != nil {
-		body, gerr := req.GetBody()
-		if gerr != nil {
+		body, err := req.GetBody()
+		if err != nil {
 			return nil, err
 		}
-		retry.Body = body
+		out.Body = body
 	}
-	t.logger.LogAttrs(req.Context(), slog.LevelWarn, "asymjwt sign-proxy: retrying with a new token", slog.String("err", err.Error()))
-	return t.signer().Transport(t.base).RoundTrip(retry)
+	if err := t.signer().SignRequest(out); err != nil {
+		return nil, err
+	}
+	out.GetBody = nil
+	if (out.Body == nil || out.Body == http.NoBody) && goRetries(out) {
+		// An empty body that is not NoBody: net/http then never retries
+		// the request. For GET, HEAD, DELETE and OPTIONS it probes the
+		// body and sends none; for the others it would send a zero-length
+		// chunked body, so they get one only when net/http would retry
+		// them (TRACE, an Idempotency-Key header).
+		out.Body = emptyBody{}
+	}
+	return t.base.RoundTrip(out)
 }
+
+// goRetries reports whether http.Transport may resend req on its own
+// (its documented rule for a request without a body), or sends it
+// without a body all the same when given an empty one (DELETE).
+func goRetries(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+// emptyBody is a request body with nothing in it.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
 
 // replayable: idempotent (RFC 9110 §9.2.2) and with a body that can be
 // sent again.
