@@ -11,8 +11,8 @@ import (
 // After a protocol switch (101) a proxy only copies bytes both ways:
 // whatever the client sends next — more HTTP requests inside h2c, with
 // their own identity headers — reaches the upstream unverified. So:
-//   - CONNECT is refused (405), which also covers HTTP/2 and HTTP/3
-//     extended CONNECT (RFC 8441, RFC 9220: websockets over h2/h3);
+//   - CONNECT is refused (405), which also covers HTTP/2 extended
+//     CONNECT (RFC 8441: WebSockets over HTTP/2);
 //   - any request with an Upgrade header, or naming "upgrade" in
 //     Connection (in any case, among other tokens), is refused (400):
 //     h2c (RFC 7540 §3.2) always, TLS upgrades (RFC 2817), any other
