@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -407,5 +408,47 @@ async function send(url, init) {
 				}
 			}
 		})
+	}
+}
+
+// With --allow-websocket a WebSocket handshake goes through signed, and
+// the socket then carries bytes both ways.
+func TestSignProxyWebSocket(t *testing.T) {
+	t.Parallel()
+	up := newRawUpstream(t, false)
+	up.setHandler(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("Upgrade") != "websocket" {
+			return false
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return true
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		io.Copy(conn, brw)
+		return true
+	})
+	sp := startServer(t, "sign-proxy", "--upstream", up.URL, "--key", fixture("keys/ed25519.pem"), "--user", "billing", "--allow-websocket")
+	conn, err := net.Dial("tcp", sp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	io.WriteString(conn, "frame")
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "frame" {
+		t.Fatalf("echo: %q %v", buf, err)
+	}
+	if got := up.seen(); len(got) != 1 || !strings.HasPrefix(got[0], "JWT ") {
+		t.Errorf("handshake carried %q", got)
 	}
 }

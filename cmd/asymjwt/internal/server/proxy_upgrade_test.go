@@ -78,9 +78,12 @@ func (u *laxUpstream) requests() []string {
 }
 
 type upgradeFixture struct {
-	signer *asymjwt.Signer
-	up     *laxUpstream
-	proxy  string // host:port
+	signer   *asymjwt.Signer
+	verifier *asymjwt.Verifier
+	target   *url.URL
+	logger   *slog.Logger
+	up       *laxUpstream
+	proxy    string // host:port
 }
 
 func newUpgradeFixture(t *testing.T, allowWebSocket bool) *upgradeFixture {
@@ -106,7 +109,7 @@ func newUpgradeFixture(t *testing.T, allowWebSocket bool) *upgradeFixture {
 	target, _ := url.Parse(up.URL)
 	p := httptest.NewServer(server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: target, Logger: logger, AllowWebSocket: allowWebSocket}))
 	t.Cleanup(p.Close)
-	return &upgradeFixture{signer: s, up: up, proxy: p.Listener.Addr().String()}
+	return &upgradeFixture{signer: s, verifier: v, target: target, logger: logger, up: up, proxy: p.Listener.Addr().String()}
 }
 
 // auth is a valid Authorization value bound to method and path.
