@@ -452,3 +452,29 @@ func TestSignProxyWebSocket(t *testing.T) {
 		t.Errorf("handshake carried %q", got)
 	}
 }
+
+// Refusals before anything is sent: a query ReverseProxy would rewrite,
+// and a chunked body over --max-body.
+func TestSignProxyRefusals(t *testing.T) {
+	t.Parallel()
+	up := newRawUpstream(t, false)
+	sp := startServer(t, "sign-proxy", "--upstream", up.URL, "--key", fixture("keys/ed25519.pem"), "--user", "billing", "--max-body", "100")
+	for _, q := range []string{"a=1;b=2", "a=%zz"} {
+		if status, _, _ := send(t, http.DefaultClient, "GET", sp.url("/x?"+q), "", "", nil); status != 400 {
+			t.Errorf("query %q: %d, want 400", q, status)
+		}
+	}
+	req, _ := http.NewRequest("POST", sp.url("/x"), io.MultiReader(strings.NewReader(strings.Repeat("a", 101))))
+	req.ContentLength = -1 // chunked: the limit is found while reading
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("chunked body over the limit: %d", resp.StatusCode)
+	}
+	if n := len(up.seen()); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
+	}
+}
