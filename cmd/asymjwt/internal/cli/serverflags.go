@@ -28,9 +28,9 @@ func addKeyFlags(fs *flagSet) *keyFlags {
 // given reports whether a key source was named.
 func (k *keyFlags) given() bool { return *k.dir != "" }
 
-// open opens the key store the flags name, logging to logger; close
-// releases it.
-func (k *keyFlags) open(logger *slog.Logger) (store asymjwt.KeyStore, close func(), err error) {
+// open opens the key store the flags name, logging to logger; release
+// frees it.
+func (k *keyFlags) open(logger *slog.Logger) (store asymjwt.KeyStore, release func(), err error) {
 	keys, err := asymjwt.OpenAuthorizedKeysDir(*k.dir, asymjwt.WithAuthorizedKeysLogger(logger))
 	if err != nil {
 		return nil, nil, err
@@ -68,9 +68,9 @@ func (f *replayFlags) check() error {
 	return nil
 }
 
-// open returns the replay store and a description for the log; close
-// releases it.
-func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asymjwt.ReplayStore, desc string, close func(), err error) {
+// open returns the replay store and a description for the log; release
+// frees it.
+func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asymjwt.ReplayStore, desc string, release func(), err error) {
 	if f.options == nil {
 		// This process's own: what the help texts promise, and what lets
 		// several servers run in one test process independently.
