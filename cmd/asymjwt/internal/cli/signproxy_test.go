@@ -222,12 +222,12 @@ func TestSignProxyTLSAndPassphrase(t *testing.T) {
 	t.Parallel()
 	up := newRawUpstream(t, true)
 	ca := writeFile(t, t.TempDir(), "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o644)
-	args := []string{"--upstream", up.URL, "--key", fixture("keys/p384-enc.pem"), "--passphrase-file", fixture("keys/passphrase.txt"), "--user", "billing"}
-	untrusting := startServer(t, "sign-proxy", args...)
+	untrusting := startServer(t, "sign-proxy", "--upstream", up.URL, "--key", fixture("keys/ed25519.pem"), "--user", "billing")
 	if status, _, _ := send(t, http.DefaultClient, "GET", untrusting.url("/x"), "", "", nil); status != 502 || len(up.seen()) != 0 {
 		t.Errorf("unverified upstream: %d, upstream got %d requests", status, len(up.seen()))
 	}
-	trusting := startServer(t, "sign-proxy", append(args, "--cacert", ca)...)
+	trusting := startServer(t, "sign-proxy", "--upstream", up.URL, "--key", fixture("keys/p384-enc.pem"), "--passphrase-file", fixture("keys/passphrase.txt"),
+		"--user", "billing", "--cacert", ca)
 	if status, _, _ := send(t, http.DefaultClient, "GET", trusting.url("/x"), "", "", nil); status != 200 {
 		t.Errorf("with --cacert: %d", status)
 	}
