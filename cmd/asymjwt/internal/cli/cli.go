@@ -46,6 +46,8 @@ var commands = []*command{
 	{"keys", "manage an authorized-keys directory (add, list, remove)", runKeys},
 	{"request", "send a signed HTTP request", runRequest},
 	{"proxy", "run an authenticating reverse proxy", runProxy},
+	{"forward-auth", "verify tokens for a gateway (nginx, Traefik, Caddy, Envoy)", runForwardAuth},
+	{"sign-proxy", "sign a local client's requests to an upstream", runSignProxy},
 	{"version", "print the version and VCS revision of this build", runVersion},
 }
 
@@ -93,7 +95,7 @@ func writeOverview(w io.Writer) {
 	fmt.Fprint(w, "asymjwt signs and verifies asymmetric-key JWTs for server-to-server calls.\n\n")
 	fmt.Fprint(w, "Usage: asymjwt COMMAND [flags] [arguments]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'asymjwt COMMAND -h' for a command's flags and an example.\n")
 	fmt.Fprint(w, envHelp)

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
-	"github.com/redis/go-redis/v9"
 )
 
 func runProxy(ctx context.Context, e *env, args []string) error {
@@ -37,6 +33,16 @@ does not parse cleanly (a ";" separator, a bad %-escape, more than
 10,000 parameters) gets 400 before authentication. A username that
 would not read back unchanged from a header (white space at either
 end, a ",", a control character) is refused with 401.
+
+Nothing passes unverified through a tunnel: CONNECT gets 405, and a
+request asking to switch protocols (an Upgrade header, or "upgrade" in
+Connection: h2c, TLS, anything) gets 400 before authentication, since
+after a switch the proxy could only copy bytes the client sends, more
+requests with their own identity headers among them. --allow-websocket
+lets an HTTP/1.1 GET with "Upgrade: websocket" through after the usual
+verification of its handshake: the WebSocket frames that follow are
+NOT verified, so the upstream must treat the socket as one session of
+the user who opened it, and never read identities from inside it.
 
 GET /healthz (--health-path) answers 200 without credentials. Each
 request is logged to stderr (slog; refusal reasons at level WARN).
@@ -71,9 +77,8 @@ make them.`,
 	})
 	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
-	keysDir := fs.String("keys", "", "authorized-keys `DIR`: one file per user")
-	redisURL := fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)")
-	insecureRedisUnchecked := fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts")
+	keyFlags := addKeyFlags(fs)
+	replayFlags := addReplayFlags(fs)
 	var aud stringList
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
@@ -81,79 +86,61 @@ make them.`,
 	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
 	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM; needs --tls-key)")
-	tlsKey := fs.String("tls-key", "", "private key of --tls-cert, in `FILE` (PEM)")
-	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
-	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	tlsFlags := addTLSFlags(fs)
+	logFlags := addLogFlags(fs)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
-	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics on http://`ADDR`/metrics, a listener of its own (host:port)")
+	metricsFlags := addMetricsFlags(fs)
+	allowWebSocket := fs.Bool("allow-websocket", false, "let verified WebSocket handshakes switch protocols; the frames that follow are not verified")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	var level slog.Level
 	switch {
 	case len(rest) != 0:
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || *upstreamURL == "" || *keysDir == "":
+	case *listen == "" || *upstreamURL == "" || !keyFlags.given():
 		return usagef("--listen, --upstream and --keys are required")
 	case *strict && len(aud) == 0:
 		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usagef("--tls-cert and --tls-key go together")
-	case *logFormat != "text" && *logFormat != "json":
-		return usagef("--log-format must be text or json")
-	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usagef("--log-level must be debug, info, warn or error")
 	case !server.ValidHeaderName(*userHeader):
 		return usagef("--user-header %q is not a header name", *userHeader)
 	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
 		return usagef("--health-path must start with /")
-	case *insecureRedisUnchecked && *redisURL == "":
-		return usagef("--insecure-redis-unchecked-policy goes with --redis")
-	case *metricsListen != "" && *metricsListen == *listen && !strings.HasSuffix(*listen, ":0"):
-		return usagef("--metrics-listen must differ from --listen: metrics are never served on the proxied port")
+	}
+	if err := replayFlags.check(); err != nil {
+		return err
+	}
+	if err := metricsFlags.check(*listen); err != nil {
+		return err
+	}
+	logger, err := logFlags.logger(e)
+	if err != nil {
+		return err
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return usagef("--upstream must be an absolute http or https URL")
 	}
-	var redisOptions *redis.Options
-	if *redisURL != "" {
-		if redisOptions, err = redis.ParseURL(*redisURL); err != nil {
-			return usagef("--redis: %v", err)
-		}
-	}
-	logger := server.NewLogger(e.stderr, *logFormat, level)
-
-	var tlsConfig *tls.Config
-	if *tlsCert != "" {
-		certs, err := server.NewCertReloader(*tlsCert, *tlsKey, 0, logger)
-		if err != nil {
-			return fmt.Errorf("TLS: %w", err)
-		}
-		tlsConfig = certs.TLSConfig()
-	}
-
-	var metrics *server.Metrics
-	keyOpts := []asymjwt.AuthorizedKeysOption{asymjwt.WithAuthorizedKeysLogger(logger)}
-	if *metricsListen != "" {
-		if metrics, err = server.NewMetrics(); err != nil {
-			return err
-		}
-		keyOpts = append(keyOpts, asymjwt.WithAuthorizedKeysReloadHandler(metrics.Verifier.KeySourceReloaded("directory")))
-	}
-	keys, err := asymjwt.OpenAuthorizedKeysDir(*keysDir, keyOpts...)
+	tlsConfig, err := tlsFlags.config(logger)
 	if err != nil {
 		return err
 	}
-	defer keys.Close()
+
+	metrics, err := metricsFlags.open()
+	if err != nil {
+		return err
+	}
+	keys, closeKeys, err := keyFlags.open(logger, metrics)
+	if err != nil {
+		return err
+	}
+	defer closeKeys()
 
 	opts := []asymjwt.VerifierOption{
 		asymjwt.WithLogger(logger),
+		asymjwt.WithAudienceHint("--aud"),
 		asymjwt.WithTolerance(*tolerance),
 		asymjwt.WithMaxBodySize(*maxBody),
-		asymjwt.WithAudienceHint("--aud"),
 	}
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
@@ -161,24 +148,12 @@ make them.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	replay, storeKind := "memory", "memory"
-	// This process's own: what the help text promises, and what lets
-	// several proxies run in one test process independently.
-	var store asymjwt.ReplayStore = asymjwt.NewMemoryReplayStore()
-	if redisOptions != nil {
-		client, redisStore, err := server.OpenRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		store, storeKind = redisStore, "redis"
-		replay = "redis " + client.Options().Addr
+	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	if err != nil {
+		return err
 	}
-	if metrics != nil {
-		store = metrics.Verifier.InstrumentReplayStore(storeKind, store)
-		opts = append(opts, asymjwt.WithObserver(metrics.Verifier.Observe))
-	}
-	opts = append(opts, asymjwt.WithReplayStore(store))
+	defer closeStore()
+	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}
@@ -188,28 +163,14 @@ make them.`,
 	if err != nil {
 		return err
 	}
-	pc := server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger}
-	if metrics != nil {
-		mln, err := net.Listen("tcp", *metricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--metrics-listen: %w", err)
-		}
-		mctx, stop := context.WithCancel(ctx)
-		served := make(chan error, 1)
-		go func() {
-			served <- server.Serve(mctx, mln, metrics.Handler(), server.Options{
-				Name: "asymjwt proxy metrics", ShutdownTimeout: *shutdownTimeout, Logger: logger})
-		}()
-		defer func() {
-			stop()
-			if err := <-served; err != nil {
-				logger.Error("asymjwt proxy metrics: " + err.Error())
-			}
-		}()
-		pc.Metrics = metrics.Proxy
+	stopMetrics, err := metrics.serve(ctx, "asymjwt proxy metrics", *shutdownTimeout, logger)
+	if err != nil {
+		ln.Close()
+		return err
 	}
-	h := server.NewProxy(pc)
+	defer stopMetrics()
+	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger,
+		AllowWebSocket: *allowWebSocket, Metrics: metrics.proxy()})
 	return server.Serve(ctx, ln, h, server.Options{
 		Name: "asymjwt proxy", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
 		Attrs: []any{"upstream", upstream.Redacted(), "replay_store", replay, "strict", *strict},
