@@ -70,7 +70,7 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 			// set by the transport, after every other change.
 			pr.Out.Header.Del("Authorization")
 		},
-		Transport:      &signingRetry{signer: c.Signer, base: base, logger: logger},
+		Transport:      currentSigner{signer: c.Signer, base: base},
 		ModifyResponse: func(resp *http.Response) error { relocate(resp, upstream); return nil },
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			logger.LogAttrs(r.Context(), slog.LevelError, "asymjwt sign-proxy: upstream failed",
@@ -130,80 +130,16 @@ func bufferForHash(w http.ResponseWriter, r *http.Request, limit int64, logger *
 	return true
 }
 
-// signingRetry signs each attempt with a fresh token (core's
-// Signer.SignRequest) and retries once a failed idempotent request whose
-// body can be sent again.
-//
-// http.Transport has retries of its own: on a reused connection that
-// the server closed, it sends an idempotent request again, with the same
-// headers, so with a token the server may already have recorded (then
-// refused as a replay). Its documented rule is that a request with a
-// body and no GetBody is never retried: every attempt is sent so, and
-// the retry, with a new token, is made here.
-type signingRetry struct {
+// currentSigner signs through core's Signer.Transport (a fresh token
+// for every attempt, retries included) with the key loaded last, so that
+// a replaced key file takes effect on the next request.
+type currentSigner struct {
 	signer func() *asymjwt.Signer
 	base   http.RoundTripper
-	logger *slog.Logger
 }
 
-func (t *signingRetry) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.attempt(req)
-	if err == nil || req.Context().Err() != nil || !replayable(req) {
-		return resp, err
-	}
-	t.logger.LogAttrs(req.Context(), slog.LevelWarn, "asymjwt sign-proxy: retrying with a new token", slog.String("err", err.Error()))
-	return t.attempt(req)
-}
-
-func (t *signingRetry) attempt(req *http.Request) (*http.Response, error) {
-	out := req.Clone(req.Context())
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		out.Body = body
-	}
-	if err := t.signer().SignRequest(out); err != nil {
-		return nil, err
-	}
-	out.GetBody = nil
-	if (out.Body == nil || out.Body == http.NoBody) && goRetries(out) {
-		// An empty body that is not NoBody: net/http then never retries
-		// the request. For GET, HEAD, DELETE and OPTIONS it probes the
-		// body and sends none; for the others it would send a zero-length
-		// chunked body, so they get one only when net/http would retry
-		// them (TRACE, an Idempotency-Key header).
-		out.Body = emptyBody{}
-	}
-	return t.base.RoundTrip(out)
-}
-
-// goRetries reports whether http.Transport may resend req on its own
-// (its documented rule for a request without a body), or sends it
-// without a body all the same when given an empty one (DELETE).
-func goRetries(req *http.Request) bool {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodDelete:
-		return true
-	}
-	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
-}
-
-// emptyBody is a request body with nothing in it.
-type emptyBody struct{}
-
-func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
-func (emptyBody) Close() error             { return nil }
-
-// replayable: idempotent (RFC 9110 §9.2.2) and with a body that can be
-// sent again.
-func replayable(req *http.Request) bool {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	}
-	return false
+func (t currentSigner) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.signer().Transport(t.base).RoundTrip(req)
 }
 
 // relocate makes a Location on the upstream's origin (and under its
