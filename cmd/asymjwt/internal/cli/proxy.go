@@ -66,6 +66,7 @@ make them.`,
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
 	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the request header that carries the username to the upstream")
 	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
+	maxClockSkew := fs.Duration("max-clock-skew", asymjwt.DefaultTolerance, "a token is accepted at most once by all proxies sharing --redis whose clocks are within `DURATION` of each other; unset, the --tolerance. With --redis, --tolerance + --max-clock-skew must not exceed 40s")
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
 	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM; needs --tls-key)")
@@ -129,6 +130,9 @@ make them.`,
 		asymjwt.WithLogger(logger),
 		asymjwt.WithTolerance(*tolerance),
 		asymjwt.WithMaxBodySize(*maxBody),
+	}
+	if flagWasSet(fs, "max-clock-skew") {
+		opts = append(opts, asymjwt.WithMaxClockSkew(*maxClockSkew))
 	}
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
