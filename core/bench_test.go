@@ -276,6 +276,29 @@ func BenchmarkReplayClaim(b *testing.B) {
 			s.Claim(ctx, keys[i%len(keys)], exp)
 		}
 	})
+	b.Run("issued", func(b *testing.B) {
+		// The verifier's path: expiry from the claimed time + retention.
+		newStore := func() *asymjwt.MemoryReplayStore {
+			s := asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(len(keys)))
+			if err := s.Retain(2*asymjwt.DefaultTolerance + time.Second); err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}
+		s := newStore()
+		issued := time.Now()
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if i%len(keys) == 0 {
+				b.StopTimer()
+				s = newStore()
+				b.StartTimer()
+			}
+			s.ClaimIssued(ctx, keys[i%len(keys)], issued)
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		s := asymjwt.NewMemoryReplayStore(asymjwt.WithMaxEntries(len(keys)))
 		var next atomic.Int64
