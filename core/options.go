@@ -15,8 +15,9 @@ type SignerOption interface{ applySigner(*signerConfig) }
 // DefaultTolerance is the protocol's ±window around the server's clock.
 const DefaultTolerance = 20 * time.Second
 
-// MaxTolerance bounds WithTolerance: replay entries live as long as the
-// window, so the window cannot be made "infinite".
+// MaxTolerance bounds WithTolerance and WithMaxClockSkew: replay entries
+// live as long as the window plus the skew, so neither can be made
+// "infinite".
 const MaxTolerance = time.Hour
 
 // DefaultScheme is the Authorization scheme word.

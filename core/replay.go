@@ -167,7 +167,8 @@ func (s *MemoryReplayStore) Claim(_ context.Context, key string, expires time.Ti
 }
 
 // ClaimIssued implements RetainingReplayStore: key lives until issued +
-// the longest lifetime registered with Retain.
+// the longest lifetime registered with Retain (before any, the entry
+// would already be expired, and the token is refused).
 func (s *MemoryReplayStore) ClaimIssued(_ context.Context, key string, issued time.Time) (bool, error) {
 	if issued.Unix() <= s.floor.Load() {
 		return false, nil

@@ -79,7 +79,10 @@ type Request struct {
 	Body func(limit int64) ([]byte, error)
 }
 
-// NewVerifier returns a Verifier that finds keys in keys.
+// NewVerifier returns a Verifier that finds keys in keys. It fails with
+// an error wrapping ErrReplayRetention when its replay store implements
+// RetainingReplayStore and cannot keep entries for this verifier's
+// ReplayLifetime.
 func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 	if keys == nil {
 		return nil, errors.New("asymjwt: NewVerifier needs a KeyStore")
