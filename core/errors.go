@@ -39,6 +39,11 @@ var (
 	// ErrReplayStoreFull: the memory replay store reached its cap; it refuses
 	// rather than evicting live entries. It wraps ErrStoreUnavailable.
 	ErrReplayStoreFull = sentinelWrapping(ErrStoreUnavailable, "replay store full")
+	// ErrReplayRetention: NewVerifier refused a replay store that would
+	// forget a token while this verifier could still accept it (its
+	// entries would not outlive tolerance + maximum clock skew + 1 s
+	// after the token's time; SPEC §1.6).
+	ErrReplayRetention = errors.New("asymjwt: replay store does not keep entries long enough")
 
 	// ErrInvalidKey: a key could not be parsed, or is unsupported or too weak.
 	ErrInvalidKey = errors.New("asymjwt: invalid key")

@@ -15,8 +15,9 @@ type SignerOption interface{ applySigner(*signerConfig) }
 // DefaultTolerance is the protocol's ±window around the server's clock.
 const DefaultTolerance = 20 * time.Second
 
-// MaxTolerance bounds WithTolerance: replay entries live as long as the
-// window, so the window cannot be made "infinite".
+// MaxTolerance bounds WithTolerance and WithMaxClockSkew: replay entries
+// live as long as the window plus the skew, so neither can be made
+// "infinite".
 const MaxTolerance = time.Hour
 
 // DefaultScheme is the Authorization scheme word.
@@ -110,10 +111,29 @@ func WithPathPrefix(prefix string) SharedOption {
 }
 
 // WithTolerance sets the ±window for the time claim (default 20 s, at
-// most MaxTolerance). Replay entries live as long as the window, so a
+// most MaxTolerance). Replay entries live until the token's time +
+// tolerance + maximum clock skew + 1 s (see WithMaxClockSkew), so a
 // larger tolerance costs replay-store memory.
 func WithTolerance(d time.Duration) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.tolerance = d })
+}
+
+// WithMaxClockSkew sets the largest offset between the clock of this
+// verifier and the clock of any other verifier sharing its replay store
+// (several instances on one Redis) for which the replay guarantee holds:
+// a token is accepted at most once by all of them. Default: the tolerance,
+// which is at least as safe as the Python library (it keeps each nonce for
+// twice its tolerance after use); at most MaxTolerance.
+//
+// The verifier's replay lifetime is tolerance + skew + 1 s after the
+// token's claimed time: a verifier whose clock runs behind by skew can
+// accept the token until then, by the recording verifier's clock. The
+// 1 s covers the closed window boundary and whole-second token times.
+// Entries live that long, so the skew costs replay-store memory like the
+// tolerance does. 0 is right only when every verifier sharing the store
+// reads one clock that never steps (one process, say).
+func WithMaxClockSkew(d time.Duration) VerifierOption {
+	return verifierFunc(func(c *verifierConfig) { c.maxClockSkew, c.skewSet = d, true })
 }
 
 // WithReplayStore sets where used tokens are recorded. The default is one
@@ -121,6 +141,13 @@ func WithTolerance(d time.Duration) VerifierOption {
 // store of its own (a Verifier WithClock gets a private one). Services
 // running as several instances need a store they share (the redis
 // module), or a token accepted by one instance is fresh to the others.
+//
+// A store that implements RetainingReplayStore (the memory and Redis
+// stores do) is asked at construction to keep entries for this
+// verifier's replay lifetime, and NewVerifier fails with
+// ErrReplayRetention if it cannot. Any other ReplayStore gets each entry
+// with an expiry of the token's time + this verifier's lifetime: share
+// such a store only between verifiers with the same tolerance and skew.
 func WithReplayStore(s ReplayStore) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.replay = s })
 }

@@ -60,7 +60,7 @@ change.`,
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud and qsh on every token")
 	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the response header that carries the username to the gateway")
-	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
+	windowFlags := addWindowFlags(fs)
 	healthPath := fs.String("health-path", "", "`PATH` answered with 200 to GET without credentials (none by default)")
 	tlsFlags := addTLSFlags(fs)
 	logFlags := addLogFlags(fs)
@@ -105,7 +105,8 @@ change.`,
 		return err
 	}
 	defer closeKeys()
-	opts := []asymjwt.VerifierOption{asymjwt.WithLogger(logger), asymjwt.WithAudienceHint("--aud"), asymjwt.WithTolerance(*tolerance)}
+	opts := []asymjwt.VerifierOption{asymjwt.WithLogger(logger), asymjwt.WithAudienceHint("--aud")}
+	opts = append(opts, windowFlags.options()...)
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
 	}

@@ -83,7 +83,7 @@ make them.`,
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
 	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the request header that carries the username to the upstream")
-	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
+	windowFlags := addWindowFlags(fs)
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
 	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
 	tlsFlags := addTLSFlags(fs)
@@ -139,9 +139,9 @@ make them.`,
 	opts := []asymjwt.VerifierOption{
 		asymjwt.WithLogger(logger),
 		asymjwt.WithAudienceHint("--aud"),
-		asymjwt.WithTolerance(*tolerance),
 		asymjwt.WithMaxBodySize(*maxBody),
 	}
+	opts = append(opts, windowFlags.options()...)
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
+	asymjwtredis "github.com/asymjwt/asymjwt/redis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -50,6 +51,7 @@ func (k *keyFlags) open(logger *slog.Logger, m *serverMetrics) (store asymjwt.Ke
 type replayFlags struct {
 	url               *string
 	insecureUnchecked *bool
+	retention         *time.Duration
 	options           *redis.Options
 }
 
@@ -57,6 +59,7 @@ func addReplayFlags(fs *flagSet) *replayFlags {
 	return &replayFlags{
 		url:               fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)"),
 		insecureUnchecked: fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts"),
+		retention:         fs.Duration("redis-retention", asymjwtredis.DefaultRetention, "with --redis, keep each token's entry this `DURATION` after its time: at least --tolerance + --max-clock-skew + 1s, and the same on every instance sharing the Redis"),
 	}
 }
 
@@ -64,6 +67,9 @@ func addReplayFlags(fs *flagSet) *replayFlags {
 func (f *replayFlags) check() error {
 	if *f.insecureUnchecked && *f.url == "" {
 		return usagef("--insecure-redis-unchecked-policy goes with --redis")
+	}
+	if *f.retention != asymjwtredis.DefaultRetention && *f.url == "" {
+		return usagef("--redis-retention goes with --redis")
 	}
 	if *f.url != "" {
 		o, err := redis.ParseURL(*f.url)
@@ -91,7 +97,7 @@ func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asym
 		// several servers run in one test process independently.
 		return asymjwt.NewMemoryReplayStore(), "memory", func() {}, nil
 	}
-	client, rs, err := server.OpenRedis(ctx, f.options, *f.insecureUnchecked, logger)
+	client, rs, err := server.OpenRedis(ctx, f.options, *f.insecureUnchecked, logger, asymjwtredis.WithRetention(*f.retention))
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -149,6 +155,28 @@ func (f *tlsFlags) config(logger *slog.Logger) (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
 	return certs.TLSConfig(), nil
+}
+
+// windowFlags set a verifier's time window and the clock offset between
+// instances that its replay protection covers.
+type windowFlags struct {
+	tolerance, maxClockSkew *time.Duration
+}
+
+func addWindowFlags(fs *flagSet) *windowFlags {
+	return &windowFlags{
+		tolerance:    fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now"),
+		maxClockSkew: fs.Duration("max-clock-skew", 0, "a token is accepted at most once by all instances sharing --redis whose clocks are within `DURATION` of each other (default: the --tolerance); with --redis, --tolerance + --max-clock-skew + 1s must not exceed --redis-retention"),
+	}
+}
+
+// options returns WithTolerance and, when given, WithMaxClockSkew.
+func (f *windowFlags) options() []asymjwt.VerifierOption {
+	opts := []asymjwt.VerifierOption{asymjwt.WithTolerance(*f.tolerance)}
+	if *f.maxClockSkew != 0 {
+		opts = append(opts, asymjwt.WithMaxClockSkew(*f.maxClockSkew))
+	}
+	return opts
 }
 
 // metricsFlags serve Prometheus metrics on a listener of their own.
