@@ -109,8 +109,9 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
-			return nil, fmt.Errorf("%w: bad RSA exponent", ErrInvalidKey)
+		// The rest of the exponent's checks are checkPublicKey's.
+		if !e.IsInt64() || e.Int64() > 1<<31-1 {
+			return nil, fmt.Errorf("%w: RSA exponent too large", ErrWeakKey)
 		}
 		pub = &rsa.PublicKey{N: n, E: int(e.Int64())}
 	case "EC":
@@ -149,10 +150,10 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 	default:
 		return nil, fmt.Errorf("%w: unsupported kty %q", ErrInvalidKey, j.Kty)
 	}
-	algs, err := algorithmsFor(pub)
-	if err != nil {
+	if err := checkPublicKey(pub); err != nil {
 		return nil, err
 	}
+	algs, _ := algorithmsFor(pub) // checked above
 	if j.Alg != "" && !slices.Contains(algs, j.Alg) {
 		return nil, fmt.Errorf("%w: alg %q does not fit the key", ErrInvalidKey, j.Alg)
 	}

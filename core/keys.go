@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -246,10 +247,146 @@ func parseOpenSSHPublicKey(line []byte) (crypto.PublicKey, string, error) {
 	return cpk.CryptoPublicKey(), comment, nil
 }
 
-// checkPublicKey accepts the key types and sizes the protocol allows.
+// checkPublicKey is the check every public key passes where it enters:
+// parsing (PEM, OpenSSH, JWK, JWKS), key stores, signers, private keys
+// (their public half). It accepts the key types and sizes the protocol
+// allows and refuses weak keys with ErrWeakKey: on top of the per-use
+// checks of algorithmsFor (Ed25519 keys of small order or in
+// non-canonical encoding, RSA exponent and modulus parity) it checks what
+// costs too much for every verification: that an Ed25519 key decodes to
+// a curve point, that an ECDSA key is a valid point of its curve (not the
+// point at infinity, coordinates reduced), and that an RSA modulus has no
+// prime factor below 1000.
 func checkPublicKey(pub crypto.PublicKey) error {
-	_, err := algorithmsFor(pub)
-	return err
+	if _, err := algorithmsFor(pub); err != nil {
+		return err
+	}
+	switch k := unpin(pub).(type) {
+	case *rsa.PublicKey:
+		if new(big.Int).GCD(nil, nil, k.N, smallPrimesProduct).Cmp(bigOne) != 0 {
+			return fmt.Errorf("%w: RSA modulus has a small prime factor", ErrWeakKey)
+		}
+	case *ecdsa.PublicKey:
+		// crypto/ecdsa refuses the point at infinity, points off the
+		// curve and unreduced or negative coordinates (SEC 1 v2 §3.2.2.1).
+		//lint:ignore SA1019 a key built in code may lack coordinates, and Bytes would panic.
+		if k.X == nil || k.Y == nil {
+			return fmt.Errorf("%w: ECDSA key without coordinates", ErrInvalidKey)
+		}
+		if _, err := k.Bytes(); err != nil {
+			return fmt.Errorf("%w: ECDSA key is not a valid point of %s: %v", ErrWeakKey, k.Curve.Params().Name, err)
+		}
+	case ed25519.PublicKey:
+		if !ed25519OnCurve(k) {
+			return fmt.Errorf("%w: Ed25519 key is not a curve point", ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+var (
+	bigOne = big.NewInt(1)
+	// smallPrimesProduct is the product of the primes 3 to 997: a modulus
+	// sharing a factor with it is factored at once. (2 is refused by the
+	// parity check.)
+	smallPrimesProduct = func() *big.Int {
+		p := big.NewInt(1)
+		for n := int64(3); n < 1000; n += 2 {
+			if big.NewInt(n).ProbablyPrime(0) {
+				p.Mul(p, big.NewInt(n))
+			}
+		}
+		return p
+	}()
+)
+
+// Ed25519 weak keys. An Ed25519 public key A of small order (a multiple
+// of it is the identity: 8A = 0) lets anyone forge: with A the identity,
+// the signature R = identity, S = 0 satisfies [S]B = R + [k]A for every
+// message, and crypto/ed25519 (like RFC 8032's cofactorless check)
+// accepts it. The curve has 8 points of small order, with 5 distinct y
+// coordinates: 1 (the identity), p-1 (order 2), 0 (order 4, both signs of
+// x) and two of order 8 (both signs of x each). Their encodings, as
+// libsodium lists them in ge25519_has_small_order
+// (src/libsodium/crypto_core/ed25519/ref10/ed25519_ref10.c), are below:
+// the canonical ones and the two non-canonical ones (y+p for y = 0, 1;
+// y+p overflows 255 bits for the others). The top bit of the last byte is
+// the sign of x and is ignored in the comparison, so the 14 encodings with
+// either sign, including "negative zero" for x = 0, are all refused.
+var ed25519SmallOrder = [...][ed25519.PublicKeySize]byte{
+	hex32("0000000000000000000000000000000000000000000000000000000000000000"), // y = 0, order 4
+	hex32("0100000000000000000000000000000000000000000000000000000000000000"), // y = 1, identity
+	hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), // order 8
+	hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), // order 8
+	hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p-1, order 2
+	hex32("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p ≡ 0, order 4
+	hex32("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p+1 ≡ 1, identity
+}
+
+func hex32(s string) (b [ed25519.PublicKeySize]byte) {
+	if n, err := hex.Decode(b[:], []byte(s)); err != nil || n != len(b) {
+		panic("asymjwt: bad constant " + s)
+	}
+	return b
+}
+
+// checkEd25519 refuses the encodings of small-order points (any sign bit)
+// and non-canonical encodings (y >= p = 2^255-19), which no honest key
+// generation produces and which RFC 8032 §5.1.3 says to reject; libsodium
+// rejects both in crypto_sign_verify_detached. Cheap enough for every
+// verification.
+func checkEd25519(k ed25519.PublicKey) error {
+	if len(k) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: bad Ed25519 key length", ErrInvalidKey)
+	}
+	for i := range ed25519SmallOrder {
+		w := &ed25519SmallOrder[i]
+		if bytes.Equal(k[:31], w[:31]) && k[31]&0x7f == w[31] {
+			return fmt.Errorf("%w: Ed25519 key of small order", ErrWeakKey)
+		}
+	}
+	// y >= p: bytes 1..30 all 0xff, top byte 0x7f (sign bit masked), and
+	// byte 0 >= 0xed.
+	if k[31]&0x7f == 0x7f && k[0] >= 0xed && bytes.Count(k[1:31], []byte{0xff}) == 30 {
+		return fmt.Errorf("%w: non-canonical Ed25519 key encoding", ErrWeakKey)
+	}
+	return nil
+}
+
+var (
+	ed25519P = new(big.Int).Sub(new(big.Int).Lsh(bigOne, 255), big.NewInt(19))
+	// ed25519D is the curve constant d = -121665/121666 mod p (RFC 8032 §5.1).
+	ed25519D = func() *big.Int {
+		d := new(big.Int).ModInverse(big.NewInt(121666), ed25519P)
+		d.Mul(d, big.NewInt(-121665))
+		return d.Mod(d, ed25519P)
+	}()
+)
+
+// ed25519OnCurve reports whether the canonical encoding k decodes to a
+// curve point (RFC 8032 §5.1.3): x^2 = (y^2-1)/(d*y^2+1) must be a square
+// mod p, and x = 0 must not carry the sign bit.
+func ed25519OnCurve(k ed25519.PublicKey) bool {
+	le := make([]byte, len(k))
+	for i, b := range k {
+		le[len(k)-1-i] = b
+	}
+	le[0] &= 0x7f
+	y := new(big.Int).SetBytes(le)
+	y2 := new(big.Int).Mul(y, y)
+	u := new(big.Int).Sub(y2, bigOne)
+	v := y2.Mul(y2, ed25519D)
+	v.Add(v, bigOne).Mod(v, ed25519P)
+	if v.Sign() == 0 {
+		return false
+	}
+	// u/v is a square iff u*v = (u/v)*v^2 is: no inversion needed.
+	uv := u.Mul(u, v)
+	uv.Mod(uv, ed25519P)
+	if uv.Sign() == 0 {
+		return k[31]&0x80 == 0
+	}
+	return big.Jacobi(uv, ed25519P) == 1
 }
 
 // MarshalPublicKeyPEM encodes pub as PEM SubjectPublicKeyInfo: the text
@@ -346,10 +483,10 @@ type PinnedKey struct {
 
 // NewPinnedKey pins pub to alg, which must be one the key allows.
 func NewPinnedKey(pub crypto.PublicKey, alg string) (*PinnedKey, error) {
-	algs, err := algorithmsFor(pub)
-	if err != nil {
+	if err := checkPublicKey(pub); err != nil {
 		return nil, err
 	}
+	algs, _ := algorithmsFor(pub) // checked above
 	if !slices.Contains(algs, alg) {
 		return nil, fmt.Errorf("%w: alg %q does not fit the key", ErrInvalidKey, alg)
 	}
@@ -378,16 +515,28 @@ func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 		}
 		return []string{k.Algorithm}, nil
 	case *rsa.PublicKey:
-		if k.N == nil || k.N.BitLen() < MinRSABits {
-			return nil, fmt.Errorf("%w: RSA keys need at least %d bits", ErrInvalidKey, MinRSABits)
+		if k.N == nil || k.N.Sign() <= 0 || k.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("%w: RSA keys need at least %d bits", ErrWeakKey, MinRSABits)
 		}
 		// A huge modulus makes every (even garbage) signature check cost
 		// milliseconds: a published key must not become a DoS lever.
 		if k.N.BitLen() > MaxRSABits {
 			return nil, fmt.Errorf("%w: RSA keys over %d bits are refused", ErrInvalidKey, MaxRSABits)
 		}
-		if k.E < 3 || k.E%2 == 0 {
-			return nil, fmt.Errorf("%w: bad RSA public exponent", ErrInvalidKey)
+		// A product of two odd primes is odd; crypto/rsa refuses an even
+		// modulus too.
+		if k.N.Bit(0) == 0 {
+			return nil, fmt.Errorf("%w: even RSA modulus", ErrWeakKey)
+		}
+		// RFC 8017 §3.1: 3 <= e <= n-1, and e odd (coprime with p-1,
+		// q-1). The upper bound 2^31-1 is crypto/rsa's, which refuses
+		// larger exponents at verification. e = 3 stays allowed: it is
+		// safe with a verifier that re-encodes and compares the whole
+		// PKCS#1 v1.5 block, as crypto/rsa does, and OpenSSL and Python's
+		// cryptography still generate it on request. (FIPS 186-5 §5.5(e)
+		// wants e > 2^16; every common tool's default is 65537.)
+		if k.E < 3 || k.E%2 == 0 || k.E > 1<<31-1 {
+			return nil, fmt.Errorf("%w: bad RSA public exponent %d", ErrWeakKey, k.E)
 		}
 		return rsaAlgorithms, nil
 	case *ecdsa.PublicKey:
@@ -401,8 +550,8 @@ func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 		}
 		return nil, fmt.Errorf("%w: unsupported curve", ErrInvalidKey)
 	case ed25519.PublicKey:
-		if len(k) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%w: bad Ed25519 key length", ErrInvalidKey)
+		if err := checkEd25519(k); err != nil {
+			return nil, err
 		}
 		return ed25519Algorithm, nil
 	}
