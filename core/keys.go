@@ -3,6 +3,9 @@ package asymjwt
 import (
 	"bytes"
 	"crypto"
+	//lint:ignore SA1019 only to name DSA keys in errors.
+	"crypto/dsa"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -10,6 +13,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -67,19 +74,113 @@ func GenerateKey(kind string) (crypto.Signer, error) {
 // encrypted PEM (Proc-Type: 4,ENCRYPTED), encrypted PKCS#8 (PBES2), or an
 // OpenSSH private key. passphrase is used only when the key is encrypted;
 // a missing or wrong passphrase yields ErrPassphrase.
+//
+// A PEM file may hold several blocks, as OpenSSL and TLS tools write
+// them: an "EC PARAMETERS" block (openssl ecparam -genkey) must name the
+// key's curve; certificates and other blocks that are not keys are
+// skipped; a public key block must be the private key's own. A file with
+// two different private keys is ambiguous and refused. An unsupported
+// key type (DSA, X25519, Ed448, secp256k1, ...) is named in the error.
 func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 	data = bytes.TrimSpace(data)
-	block, _ := pem.Decode(data)
-	if block == nil {
+	blocks := pemBlocks(data)
+	if len(blocks) == 0 {
+		if _, _, err := ParseAuthorizedKey(data); err == nil {
+			return nil, errPublicNotPrivate
+		}
 		return nil, fmt.Errorf("%w: no PEM block found", ErrInvalidKey)
 	}
+	var (
+		signer  crypto.Signer
+		publics []*pem.Block
+		params  []*pem.Block
+		others  []string
+	)
+	for _, block := range blocks {
+		switch {
+		case block.Type == ecParametersBlock:
+			params = append(params, block)
+		case isPublicKeyBlock(block.Type):
+			publics = append(publics, block)
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			key, err := parsePrivateBlock(block, passphrase)
+			if err != nil {
+				return nil, err
+			}
+			if signer != nil && !samePublicKey(signer.Public(), key.Public()) {
+				return nil, fmt.Errorf("%w: the file holds two different private keys: keep one key per file", ErrInvalidKey)
+			}
+			if signer == nil {
+				signer = key
+			}
+		default:
+			others = append(others, block.Type)
+		}
+	}
+	if signer == nil {
+		if len(publics) > 0 {
+			return nil, errPublicNotPrivate
+		}
+		return nil, fmt.Errorf("%w: no private key among the PEM blocks (%s)", ErrInvalidKey, strings.Join(others, ", "))
+	}
+	for _, block := range publics {
+		pub, err := parsePublicBlock(block)
+		if err != nil {
+			return nil, err
+		}
+		if !samePublicKey(pub, signer.Public()) {
+			return nil, fmt.Errorf("%w: the file holds a public key that is not the private key's: keep one key per file", ErrInvalidKey)
+		}
+	}
+	if err := checkECParameters(params, signer.Public()); err != nil {
+		return nil, err
+	}
+	if err := checkPublicKey(signer.Public()); err != nil {
+		return nil, err
+	}
+	return signer, nil
+}
+
+// errPublicNotPrivate answers a public key given where a private key is
+// needed.
+var errPublicNotPrivate = fmt.Errorf("%w: this is a public key; a private key is needed", ErrInvalidKey)
+
+// ecParametersBlock is the block openssl ecparam writes before the key.
+const ecParametersBlock = "EC PARAMETERS"
+
+// pemBlocks returns every PEM block in data; text around them (openssl
+// writes some) is skipped.
+func pemBlocks(data []byte) []*pem.Block {
+	var blocks []*pem.Block
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			return blocks
+		}
+		blocks = append(blocks, block)
+		data = rest
+	}
+}
+
+func isPublicKeyBlock(typ string) bool {
+	return typ == "PUBLIC KEY" || typ == "RSA PUBLIC KEY"
+}
+
+// samePublicKey reports whether a and b are the same key.
+func samePublicKey(a, b crypto.PublicKey) bool {
+	eq, ok := unpin(a).(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(unpin(b))
+}
+
+// parsePrivateBlock reads one private key block.
+func parsePrivateBlock(block *pem.Block, passphrase []byte) (crypto.Signer, error) {
 	var (
 		key any
 		err error
 	)
 	switch {
 	case block.Type == "OPENSSH PRIVATE KEY":
-		key, err = parseOpenSSHPrivateKey(data, passphrase)
+		key, err = parseOpenSSHPrivateKey(pem.EncodeToMemory(block), passphrase)
 	case block.Type == "ENCRYPTED PRIVATE KEY":
 		if len(passphrase) == 0 {
 			return nil, fmt.Errorf("%w: key is encrypted", ErrPassphrase)
@@ -98,7 +199,8 @@ func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 			return nil, fmt.Errorf("%w: %v", ErrPassphrase, derr)
 		}
 		key, err = parsePrivateDER(block.Type, der)
-		if err != nil {
+		var unsupported *unsupportedKeyError
+		if err != nil && !errors.As(err, &unsupported) {
 			return nil, fmt.Errorf("%w: decrypted data is not a key", ErrPassphrase)
 		}
 	default:
@@ -109,10 +211,7 @@ func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%w: unsupported private key type %T", ErrInvalidKey, key)
-	}
-	if err := checkPublicKey(signer.Public()); err != nil {
-		return nil, err
+		return nil, unsupportedKey(keyTypeName(key))
 	}
 	return signer, nil
 }
@@ -130,9 +229,13 @@ func parsePrivateDER(blockType string, der []byte) (any, error) {
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(der)
 	default:
-		return nil, fmt.Errorf("%w: unsupported PEM block %q", ErrInvalidKey, blockType)
+		// "DSA PRIVATE KEY" and the like: name the type.
+		return nil, unsupportedKey(strings.TrimSuffix(strings.TrimSuffix(blockType, "PRIVATE KEY"), " ") + fmt.Sprintf(" (PEM %q)", blockType))
 	}
 	if err != nil {
+		if name := describeKeyDER(blockType, der); name != "" {
+			return nil, unsupportedKey(name)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	return normalizePrivate(key), nil
@@ -154,6 +257,9 @@ func parseOpenSSHPrivateKey(data, passphrase []byte) (any, error) {
 	case errors.Is(err, x509.IncorrectPasswordError):
 		return nil, fmt.Errorf("%w: %v", ErrPassphrase, err)
 	case err != nil:
+		if typ := openSSHPrivateKeyType(data); typ != "" && !slices.Contains(sshKeyTypes, typ) {
+			return nil, unsupportedKey(sshKeyTypeName(typ))
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	return normalizePrivate(key), nil
@@ -185,7 +291,7 @@ func ParseAuthorizedKey(data []byte) (pub crypto.PublicKey, comment string, err 
 		return nil, "", fmt.Errorf("%w: empty input", ErrInvalidKey)
 	case data[0] == '{':
 		pub, err = ParseJWK(data)
-	case bytes.HasPrefix(data, []byte("-----BEGIN")):
+	case bytes.Contains(data, []byte("-----BEGIN ")):
 		pub, err = parsePublicPEM(data)
 	default:
 		pub, comment, err = parseOpenSSHPublicKey(data)
@@ -199,28 +305,72 @@ func ParseAuthorizedKey(data []byte) (pub crypto.PublicKey, comment string, err 
 	return pub, comment, nil
 }
 
+// parsePublicPEM reads the public key of PEM text that may hold several
+// blocks: an "EC PARAMETERS" block must name the key's curve, the same
+// key may appear more than once, certificates and other blocks that are
+// not keys are skipped. Two different keys, or a private key, are
+// refused.
 func parsePublicPEM(data []byte) (crypto.PublicKey, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
+	blocks := pemBlocks(data)
+	if len(blocks) == 0 {
 		return nil, fmt.Errorf("%w: bad PEM", ErrInvalidKey)
 	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("%w: more than one PEM block", ErrInvalidKey)
+	var (
+		pub    crypto.PublicKey
+		params []*pem.Block
+		others []string
+	)
+	for _, block := range blocks {
+		switch {
+		case block.Type == ecParametersBlock:
+			params = append(params, block)
+		case isPublicKeyBlock(block.Type):
+			p, err := parsePublicBlock(block)
+			if err != nil {
+				return nil, err
+			}
+			if pub != nil && !samePublicKey(pub, p) {
+				return nil, fmt.Errorf("%w: the PEM holds two different public keys: give one key", ErrInvalidKey)
+			}
+			pub = p
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			return nil, fmt.Errorf("%w: this is a private key (PEM %q): give its public key", ErrInvalidKey, block.Type)
+		default:
+			others = append(others, block.Type)
+		}
 	}
+	if pub == nil {
+		hint := ""
+		if slices.Contains(others, "CERTIFICATE") {
+			hint = "; a certificate's key is not read as a key: extract it with openssl x509 -pubkey -noout"
+		}
+		return nil, fmt.Errorf("%w: no public key among the PEM blocks (%s)%s", ErrInvalidKey, strings.Join(others, ", "), hint)
+	}
+	if err := checkECParameters(params, pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// parsePublicBlock reads one "PUBLIC KEY" or "RSA PUBLIC KEY" block.
+func parsePublicBlock(block *pem.Block) (crypto.PublicKey, error) {
 	var (
 		pub any
 		err error
 	)
-	switch block.Type {
-	case "PUBLIC KEY":
-		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
+	if block.Type == "RSA PUBLIC KEY" {
 		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: unsupported PEM block %q", ErrInvalidKey, block.Type)
+	} else {
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
 	}
 	if err != nil {
+		if name := describeKeyDER(block.Type, block.Bytes); name != "" {
+			return nil, unsupportedKey(name)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	if !isSupportedKeyType(pub) {
+		return nil, unsupportedKey(keyTypeName(pub))
 	}
 	return pub, nil
 }
@@ -231,6 +381,9 @@ func parseOpenSSHPublicKey(line []byte) (crypto.PublicKey, string, error) {
 	}
 	sshPub, comment, options, _, err := ssh.ParseAuthorizedKey(line)
 	if err != nil {
+		if typ := openSSHLineKeyType(line); typ != "" && !slices.Contains(sshKeyTypes, typ) {
+			return nil, "", unsupportedKey(sshKeyTypeName(typ))
+		}
 		return nil, "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	// from=, command=, expiry-time= and the like restrict a key for SSH;
@@ -241,8 +394,8 @@ func parseOpenSSHPublicKey(line []byte) (crypto.PublicKey, string, error) {
 	// Security-key types (sk-*) sign with a different construction: they
 	// can never produce a JWS signature.
 	cpk, ok := sshPub.(ssh.CryptoPublicKey)
-	if !ok || strings.HasPrefix(sshPub.Type(), "sk-") {
-		return nil, "", fmt.Errorf("%w: unsupported OpenSSH key type %s", ErrInvalidKey, sshPub.Type())
+	if !ok || !slices.Contains(sshKeyTypes, sshPub.Type()) {
+		return nil, "", unsupportedKey(sshKeyTypeName(sshPub.Type()))
 	}
 	return cpk.CryptoPublicKey(), comment, nil
 }
@@ -548,14 +701,14 @@ func algorithmsFor(pub crypto.PublicKey) ([]string, error) {
 		case elliptic.P521():
 			return p521Algorithms, nil
 		}
-		return nil, fmt.Errorf("%w: unsupported curve", ErrInvalidKey)
+		return nil, unsupportedKey(keyTypeName(k))
 	case ed25519.PublicKey:
 		if err := checkEd25519(k); err != nil {
 			return nil, err
 		}
 		return ed25519Algorithm, nil
 	}
-	return nil, fmt.Errorf("%w: unsupported key type %T", ErrInvalidKey, pub)
+	return nil, unsupportedKey(keyTypeName(pub))
 }
 
 // AllowedAlgorithms returns the JWS algorithms a token signed by pub may
@@ -566,4 +719,277 @@ func AllowedAlgorithms(pub crypto.PublicKey) ([]string, error) {
 		return nil, err
 	}
 	return append([]string(nil), algs...), nil
+}
+
+// supportedKeyTypes lists what the protocol accepts, for error messages.
+const supportedKeyTypes = "Ed25519, ECDSA on P-256, P-384 or P-521, RSA of 2048 to 8192 bits"
+
+// unsupportedKeyError names a key type the protocol does not accept.
+type unsupportedKeyError struct{ name string }
+
+func (e *unsupportedKeyError) Error() string {
+	return fmt.Sprintf("%v: unsupported key type %s; supported: %s", ErrInvalidKey, e.name, supportedKeyTypes)
+}
+
+func (e *unsupportedKeyError) Unwrap() error { return ErrInvalidKey }
+
+func unsupportedKey(name string) error { return &unsupportedKeyError{name: name} }
+
+// isSupportedKeyType reports whether key is of a type (and curve) the
+// protocol allows, whatever its size.
+func isSupportedKeyType(key any) bool {
+	switch k := key.(type) {
+	case *rsa.PublicKey, ed25519.PublicKey:
+		return true
+	case *ecdsa.PublicKey:
+		return k.Curve == elliptic.P256() || k.Curve == elliptic.P384() || k.Curve == elliptic.P521()
+	}
+	return false
+}
+
+// keyTypeName names a parsed key's type for a person: "X25519", "DSA",
+// "ECDSA on P-224".
+func keyTypeName(key any) string {
+	switch k := key.(type) {
+	case *ecdh.PublicKey:
+		return ecdhName(k.Curve())
+	case *ecdh.PrivateKey:
+		return ecdhName(k.Curve())
+	case *dsa.PublicKey, *dsa.PrivateKey:
+		return "DSA"
+	case *ecdsa.PublicKey:
+		if k.Curve == nil {
+			return "ECDSA without a curve"
+		}
+		return "ECDSA on " + k.Curve.Params().Name
+	case *ecdsa.PrivateKey:
+		return keyTypeName(&k.PublicKey)
+	case *rsa.PublicKey, *rsa.PrivateKey:
+		return "RSA"
+	case ed25519.PublicKey, ed25519.PrivateKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", key)
+}
+
+func ecdhName(c ecdh.Curve) string {
+	if c == ecdh.X25519() {
+		return "X25519 (a key-agreement key: it cannot sign)"
+	}
+	return fmt.Sprintf("ECDH on %v (a key-agreement key: it cannot sign)", c)
+}
+
+// Object identifiers of key algorithms and named curves, to name what
+// crypto/x509 does not parse (RFC 8410 for the Edwards and Montgomery
+// curves, RFC 5480 and SEC 2 for the others).
+var (
+	oidPublicKeyEC = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidAlgorithms  = map[string]string{
+		"1.2.840.113549.1.1.1":  "RSA",
+		"1.2.840.113549.1.1.10": "RSASSA-PSS (RSA restricted to PSS)",
+		"1.2.840.10040.4.1":     "DSA",
+		"1.2.840.10045.2.1":     "ECDSA",
+		"1.3.101.110":           "X25519 (a key-agreement key: it cannot sign)",
+		"1.3.101.111":           "X448 (a key-agreement key: it cannot sign)",
+		"1.3.101.112":           "Ed25519",
+		"1.3.101.113":           "Ed448",
+		"1.2.840.113549.1.3.1":  "DH (a key-agreement key: it cannot sign)",
+		"1.2.156.10197.1.301":   "SM2",
+	}
+	oidCurves = map[string]string{
+		"1.2.840.10045.3.1.7":   "P-256",
+		"1.3.132.0.34":          "P-384",
+		"1.3.132.0.35":          "P-521",
+		"1.3.132.0.33":          "P-224",
+		"1.2.840.10045.3.1.1":   "P-192",
+		"1.3.132.0.10":          "secp256k1",
+		"1.3.36.3.3.2.8.1.1.7":  "brainpoolP256r1",
+		"1.3.36.3.3.2.8.1.1.11": "brainpoolP384r1",
+		"1.3.36.3.3.2.8.1.1.13": "brainpoolP512r1",
+		"1.2.156.10197.1.301":   "SM2",
+	}
+)
+
+// curveName names an EC parameters field: a named curve's OID, or the
+// explicit parameters OpenSSL writes with -param_enc explicit.
+func curveName(params []byte) string {
+	var oid asn1.ObjectIdentifier
+	if rest, err := asn1.Unmarshal(params, &oid); err != nil || len(rest) != 0 {
+		return "a curve given by explicit parameters (write it with a named curve: openssl ec -param_enc named_curve)"
+	}
+	if name, ok := oidCurves[oid.String()]; ok {
+		return name
+	}
+	return "the curve with OID " + oid.String()
+}
+
+// describeKeyDER names the key type in DER that crypto/x509 could not
+// parse, when the type is one the protocol does not support; "" when it
+// cannot tell or the type is supported (the DER is then merely bad).
+func describeKeyDER(blockType string, der []byte) string {
+	var (
+		algo  pkix.AlgorithmIdentifier
+		curve []byte
+	)
+	switch blockType {
+	case "PRIVATE KEY": // PKCS#8 (RFC 5958)
+		var k struct {
+			Version    int
+			Algo       pkix.AlgorithmIdentifier
+			PrivateKey []byte
+			Attributes asn1.RawValue `asn1:"optional,tag:0"`
+			PublicKey  asn1.RawValue `asn1:"optional,tag:1"`
+		}
+		if _, err := asn1.Unmarshal(der, &k); err != nil {
+			return ""
+		}
+		algo = k.Algo
+	case "PUBLIC KEY": // SubjectPublicKeyInfo (RFC 5280 §4.1.2.7)
+		var k struct {
+			Algo      pkix.AlgorithmIdentifier
+			PublicKey asn1.BitString
+		}
+		if _, err := asn1.Unmarshal(der, &k); err != nil {
+			return ""
+		}
+		algo = k.Algo
+	case "EC PRIVATE KEY": // SEC 1 v2 §C.4
+		var k struct {
+			Version    int
+			PrivateKey []byte
+			Params     asn1.RawValue  `asn1:"optional,explicit,tag:0"`
+			PublicKey  asn1.BitString `asn1:"optional,explicit,tag:1"`
+		}
+		if _, err := asn1.Unmarshal(der, &k); err != nil || len(k.Params.FullBytes) == 0 {
+			return ""
+		}
+		algo.Algorithm, curve = oidPublicKeyEC, k.Params.Bytes
+	default:
+		return ""
+	}
+	if algo.Algorithm.Equal(oidPublicKeyEC) {
+		if curve == nil {
+			curve = algo.Parameters.FullBytes
+		}
+		switch name := curveName(curve); name {
+		case "P-256", "P-384", "P-521":
+			return ""
+		default:
+			return "ECDSA on " + name
+		}
+	}
+	name, ok := oidAlgorithms[algo.Algorithm.String()]
+	switch {
+	case !ok:
+		return "with OID " + algo.Algorithm.String()
+	case name == "RSA" || name == "Ed25519":
+		return ""
+	}
+	return name
+}
+
+// checkECParameters checks that every "EC PARAMETERS" block names the
+// curve of pub, which must then be an ECDSA key.
+func checkECParameters(params []*pem.Block, pub crypto.PublicKey) error {
+	for _, block := range params {
+		name := curveName(block.Bytes)
+		k, ok := unpin(pub).(*ecdsa.PublicKey)
+		if !ok || k.Curve.Params().Name != name {
+			return fmt.Errorf("%w: the EC PARAMETERS block names %s, but the key is %s", ErrInvalidKey, name, keyTypeName(unpin(pub)))
+		}
+	}
+	return nil
+}
+
+// sshKeyTypeNames names OpenSSH key types that cannot sign tokens.
+var sshKeyTypeNames = map[string]string{
+	"ssh-dss":             "DSA",
+	"ssh-ed448":           "Ed448",
+	ssh.KeyAlgoSKED25519:  "Ed25519 on a security key (its signatures are not JWS signatures)",
+	ssh.KeyAlgoSKECDSA256: "ECDSA P-256 on a security key (its signatures are not JWS signatures)",
+}
+
+// sshKeyTypeName names an OpenSSH key type for a person.
+func sshKeyTypeName(typ string) string {
+	name, ok := sshKeyTypeNames[typ]
+	switch {
+	case ok:
+		return fmt.Sprintf("%s (OpenSSH %s)", name, typ)
+	case strings.Contains(typ, "-cert-"):
+		return fmt.Sprintf("an OpenSSH certificate (%s)", typ)
+	}
+	return "OpenSSH " + typ
+}
+
+// openSSHLineKeyType returns the key type an authorized_keys line
+// declares, when its key blob (base64, after the type word and any
+// options) starts with that same type; "" otherwise.
+func openSSHLineKeyType(line []byte) string {
+	fields := strings.Fields(string(line))
+	for i := 0; i+1 < len(fields); i++ {
+		blob, err := base64.StdEncoding.DecodeString(fields[i+1])
+		if err != nil {
+			continue
+		}
+		if typ, ok := sshString(blob); ok && typ == fields[i] {
+			return typ
+		}
+	}
+	return ""
+}
+
+// openSSHPrivateKeyType returns the type of the (first) key in an
+// OpenSSH private key file, read from its public part, which is never
+// encrypted (PROTOCOL.key in OpenSSH's sources); "" when it cannot tell.
+func openSSHPrivateKeyType(pemData []byte) string {
+	block, _ := pem.Decode(pemData)
+	if block == nil {
+		return ""
+	}
+	const magic = "openssh-key-v1\x00"
+	rest, ok := bytes.CutPrefix(block.Bytes, []byte(magic))
+	if !ok {
+		return ""
+	}
+	// ciphername, kdfname, kdfoptions, then the number of keys.
+	for range 3 {
+		if rest, ok = skipSSHString(rest); !ok {
+			return ""
+		}
+	}
+	if len(rest) < 4 {
+		return ""
+	}
+	pub, ok := sshBytes(rest[4:])
+	if !ok {
+		return ""
+	}
+	typ, _ := sshString(pub)
+	return typ
+}
+
+// sshBytes reads an SSH wire string (RFC 4251 §5): a uint32 length, then
+// that many bytes.
+func sshBytes(b []byte) ([]byte, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, false
+	}
+	return b[4 : 4+n], true
+}
+
+func sshString(b []byte) (string, bool) {
+	s, ok := sshBytes(b)
+	return string(s), ok
+}
+
+func skipSSHString(b []byte) ([]byte, bool) {
+	s, ok := sshBytes(b)
+	if !ok {
+		return nil, false
+	}
+	return b[4+len(s):], true
 }
