@@ -108,6 +108,9 @@ func loadSigner(e *env, path, passphraseFile string) (crypto.Signer, error) {
 	}
 	key, err := asymjwt.ParsePrivateKey(data, pass)
 	if err != nil {
+		if _, perr := asymjwt.ParsePublicKey(data); perr == nil {
+			return nil, fmt.Errorf("%s: %w (give the private key: keygen writes it to the path without .pub)", displayPath(path), err)
+		}
 		return nil, keyError(path, err)
 	}
 	return key, nil
@@ -139,10 +142,16 @@ func loadPublicKey(e *env, path, passphraseFile string) (crypto.PublicKey, strin
 	return key.Public(), "", nil
 }
 
-func keyError(path string, err error) error {
+// displayPath names a file argument in messages.
+func displayPath(path string) string {
 	if path == "-" {
-		path = "stdin"
+		return "stdin"
 	}
+	return path
+}
+
+func keyError(path string, err error) error {
+	path = displayPath(path)
 	if errors.Is(err, asymjwt.ErrPassphrase) {
 		return fmt.Errorf("%s: %w (give the passphrase with --passphrase-file)", path, err)
 	}
