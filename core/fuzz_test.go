@@ -114,6 +114,14 @@ func FuzzParsePublicKey(f *testing.F) {
 	}
 	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"K5jYktqBkEt0j0AbTalQDrEtkNXbiVAOk77finHazig"}`))
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":""}`))
+	// Multi-block PEM: parameters, certificates, two keys.
+	ecParams := readFixture(f, "keys", "p256.ecparams.pem")[:len("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n")]
+	withCert := readFixture(f, "keys", "p256.with-cert.pem")
+	spki := readFixture(f, "keys", "ed25519.spki.pem")
+	f.Add(append(bytes.Clone(ecParams), spki...))
+	f.Add(append(bytes.Clone(withCert), spki...))
+	f.Add(append(bytes.Clone(spki), readFixture(f, "keys", "rsa2048.spki.pem")...))
+	f.Add([]byte("ssh-dss AAAAB3NzaC1kc3MAAAA= x"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pub, comment, err := asymjwt.ParseAuthorizedKey(data)
 		if err != nil {

@@ -213,6 +213,14 @@ func parsePrivateBlock(block *pem.Block, passphrase []byte) (crypto.Signer, erro
 	if !ok {
 		return nil, unsupportedKey(keyTypeName(key))
 	}
+	// An Ed25519 private key carries its public half; crypto/ed25519 signs
+	// with it as stored. A stored half that is not the seed's own key
+	// makes signatures that do not verify, and signatures of one message
+	// under two halves reveal the private scalar.
+	if k, ok := signer.(ed25519.PrivateKey); ok && len(k) == ed25519.PrivateKeySize &&
+		!bytes.Equal(ed25519.NewKeyFromSeed(k.Seed())[32:], k[32:]) {
+		return nil, fmt.Errorf("%w: the Ed25519 private key's public half is not its own", ErrInvalidKey)
+	}
 	return signer, nil
 }
 
@@ -276,7 +284,9 @@ func normalizePrivate(key any) any {
 
 // ParsePublicKey reads a public key: PEM SubjectPublicKeyInfo ("PUBLIC
 // KEY"), PEM PKCS#1 ("RSA PUBLIC KEY"), one OpenSSH authorized_keys line,
-// or a JWK (JSON object). Weak or unsupported keys yield ErrInvalidKey.
+// or a JWK (JSON object). Unsupported keys yield ErrInvalidKey, weak keys
+// (an Ed25519 key of small order, say) ErrWeakKey, which wraps it. PEM
+// text may hold several blocks, read as ParsePrivateKey reads them.
 func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 	pub, _, err := ParseAuthorizedKey(data)
 	return pub, err

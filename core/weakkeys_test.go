@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -438,5 +439,25 @@ func TestJWKSTrustRefusesWeakKey(t *testing.T) {
 	v := newTestVerifier(t, tr, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
 	if id, err := v.Verify(context.Background(), forgedToken(rawFingerprint(t, identityKey), true, time.Now())); err == nil {
 		t.Fatalf("forged token accepted: %+v", id)
+	}
+}
+
+// An OpenSSH Ed25519 private key stores its public half next to the seed:
+// one that is not the seed's own (weak, or another valid key) is refused.
+func TestEd25519PrivateKeyWithForeignPublicHalf(t *testing.T) {
+	_, mine, _ := ed25519.GenerateKey(nil)
+	other, _, _ := ed25519.GenerateKey(nil)
+	for name, half := range map[string]ed25519.PublicKey{"identity": identityKey, "another key": other} {
+		t.Run(name, func(t *testing.T) {
+			forged := append(append(ed25519.PrivateKey{}, mine.Seed()...), half...)
+			block, err := ssh.MarshalPrivateKey(forged, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = asymjwt.ParsePrivateKey(pem.EncodeToMemory(block), nil)
+			if !errors.Is(err, asymjwt.ErrInvalidKey) || !strings.Contains(err.Error(), "public half is not its own") {
+				t.Fatalf("err = %v, want ErrInvalidKey: public half is not its own", err)
+			}
+		})
 	}
 }
