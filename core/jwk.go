@@ -124,7 +124,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		case "P-521":
 			curve = elliptic.P521()
 		default:
-			return nil, fmt.Errorf("%w: unsupported curve %q", ErrInvalidKey, j.Crv)
+			return nil, unsupportedKey(fmt.Sprintf("ECDSA on %q (JWK)", j.Crv))
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		x, errX := b64.DecodeString(j.X)
@@ -140,7 +140,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		pub = k
 	case "OKP":
 		if j.Crv != "Ed25519" {
-			return nil, fmt.Errorf("%w: unsupported OKP curve %q", ErrInvalidKey, j.Crv)
+			return nil, unsupportedKey(fmt.Sprintf("%q (JWK kty OKP)", j.Crv))
 		}
 		x, err := b64.DecodeString(j.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {
@@ -148,7 +148,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		pub = ed25519.PublicKey(x)
 	default:
-		return nil, fmt.Errorf("%w: unsupported kty %q", ErrInvalidKey, j.Kty)
+		return nil, unsupportedKey(fmt.Sprintf("JWK kty %q", j.Kty))
 	}
 	if err := checkPublicKey(pub); err != nil {
 		return nil, err

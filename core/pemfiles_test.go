@@ -179,6 +179,15 @@ func TestUnsupportedKeyTypesNamed(t *testing.T) {
 			}
 		})
 	}
+	for _, tt := range []struct{ jwk, name string }{
+		{`{"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}`, `ECDSA on "secp256k1"`},
+		{`{"kty":"OKP","crv":"X25519","x":"AA"}`, `"X25519"`},
+		{`{"kty":"OKP","crv":"Ed448","x":"AA"}`, `"Ed448"`},
+		{`{"kty":"oct","k":"AAAA"}`, `JWK kty "oct"`},
+	} {
+		_, err := asymjwt.ParsePublicKey([]byte(tt.jwk))
+		check(t, err, tt.name)
+	}
 	sk := "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIEX/dQ0v4127bEo8eeG1EV0ApO2lWbSnN6RXusmsjjaeAAAABHNzaDo= x"
 	_, err := asymjwt.ParsePublicKey([]byte(sk))
 	check(t, err, "Ed25519 on a security key")
