@@ -120,11 +120,14 @@ func parseAuthorizedKeysLine(line []byte) (crypto.PublicKey, string, error) {
 	sshPub, comment, options, _, err := ssh.ParseAuthorizedKey(line)
 	switch {
 	case err != nil:
+		if typ := openSSHLineKeyType(line); typ != "" && !slices.Contains(sshKeyTypes, typ) {
+			return nil, "", unsupportedKey(sshKeyTypeName(typ))
+		}
 		return nil, "", fmt.Errorf("%w: neither an OpenSSH public key nor a PEM block: %v", ErrInvalidKey, err)
 	case len(options) > 0:
 		return nil, "", fmt.Errorf("%w: OpenSSH options are not supported (they would not be enforced)", ErrInvalidKey)
 	case !slices.Contains(sshKeyTypes, sshPub.Type()):
-		return nil, "", fmt.Errorf("%w: unsupported OpenSSH key type %s", ErrInvalidKey, sshPub.Type())
+		return nil, "", unsupportedKey(sshKeyTypeName(sshPub.Type()))
 	}
 	pub := sshPub.(ssh.CryptoPublicKey).CryptoPublicKey()
 	if err := checkPublicKey(pub); err != nil {

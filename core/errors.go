@@ -63,3 +63,10 @@ func (e *wrappedError) Unwrap() error { return e.inner }
 func sentinelWrapping(inner error, msg string) error {
 	return &wrappedError{msg: "asymjwt: " + msg, inner: inner}
 }
+
+// ErrWeakKey: a public key, or the public half of a private key, is of a
+// supported type but weak: an Ed25519 key of small order or in a
+// non-canonical encoding, an RSA key under MinRSABits, with an even
+// modulus, a small prime factor or a bad exponent, an ECDSA key that is
+// not a valid curve point. It wraps ErrInvalidKey.
+var ErrWeakKey = sentinelWrapping(ErrInvalidKey, "weak key")

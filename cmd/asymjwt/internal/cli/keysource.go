@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 )
@@ -32,7 +31,7 @@ func httpTransport(caFile string) (*http.Transport, error) {
 	if caFile == "" {
 		return t, nil
 	}
-	data, err := os.ReadFile(caFile)
+	data, err := readFileLimited(caFile, maxInput)
 	if err != nil {
 		return nil, fmt.Errorf("--cacert: %w", err)
 	}
