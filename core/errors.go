@@ -42,7 +42,7 @@ var (
 	// ErrReplayRetention: NewVerifier refused a replay store that would
 	// forget a token while this verifier could still accept it (its
 	// entries would not outlive tolerance + maximum clock skew + 1 s
-	// after the token's time; SPEC §1.6).
+	// after the token's time; docs/PROTOCOL.md §1.6).
 	ErrReplayRetention = errors.New("asymjwt: replay store does not keep entries long enough")
 
 	// ErrInvalidKey: a key could not be parsed, or is unsupported or too weak.

@@ -21,7 +21,7 @@ func (v *Verifier) VerifyRequest(r *http.Request) (*Identity, error) {
 // spelling of the key: net/http canonicalizes the keys it reads from the
 // wire, but a header built in process (a gateway, a test) may hold
 // "authorization" beside "Authorization". All of them count, so that a
-// second credential is refused (ErrMultipleCredentials, SPEC §1.1) rather
+// second credential is refused (ErrMultipleCredentials, docs/PROTOCOL.md §1.1) rather
 // than one picked.
 func AuthorizationValues(h http.Header) []string {
 	const key = "Authorization"

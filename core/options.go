@@ -100,7 +100,7 @@ func WithAudience(aud ...string) SharedOption {
 }
 
 // WithPathPrefix sets the mount point stripped from the path before the
-// request is canonicalized for qsh (SPEC §1.4): the client signs the path
+// request is canonicalized for qsh (docs/PROTOCOL.md §1.4): the client signs the path
 // relative to the service's base URL and the server checks the path below
 // its mount point, so requests survive a proxy that adds or removes it.
 func WithPathPrefix(prefix string) SharedOption {

@@ -24,7 +24,7 @@ type ReplayStore interface {
 }
 
 // RetainingReplayStore is a ReplayStore that verifiers with different
-// tolerances and clocks can share (SPEC §1.6): it decides how long an
+// tolerances and clocks can share (docs/PROTOCOL.md §1.6): it decides how long an
 // entry lives from the token's claimed time, so that every entry outlives
 // the window of every verifier on the store, whichever recorded it.
 //

@@ -51,7 +51,7 @@ type KeyUseRecorder interface {
 // maxKeysTried bounds the signature checks for a token without kid.
 const maxKeysTried = 8
 
-// Verifier checks tokens (SPEC §1.5). It is safe for concurrent use;
+// Verifier checks tokens (docs/PROTOCOL.md §1.5). It is safe for concurrent use;
 // build one per service and share it.
 type Verifier struct {
 	keys      KeyStore
@@ -126,7 +126,7 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 			cfg.replay = processReplayStore()
 		}
 	}
-	// SPEC §1.6: the entry must outlive this verifier's window as seen by
+	// docs/PROTOCOL.md §1.6: the entry must outlive this verifier's window as seen by
 	// any verifier whose clock is up to maxClockSkew away; 1 s more covers
 	// the closed window boundary and whole-second token times.
 	lifetime := cfg.tolerance + cfg.maxClockSkew + time.Second
@@ -153,7 +153,7 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 
 // ReplayLifetime is how long after a token's claimed time this verifier
 // needs its replay entry kept: tolerance + maximum clock skew + 1 s
-// (SPEC §1.6). A store shared with other verifiers must keep entries for
+// (docs/PROTOCOL.md §1.6). A store shared with other verifiers must keep entries for
 // the longest lifetime of them all.
 func (v *Verifier) ReplayLifetime() time.Duration { return v.lifetime }
 
@@ -184,8 +184,8 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization []string, req
 	return v.finish(ctx, token, req, start)
 }
 
-// TokenFromHeader extracts the token from Authorization values (SPEC
-// §1.1): exactly one value, with this verifier's scheme.
+// TokenFromHeader extracts the token from Authorization values
+// (docs/PROTOCOL.md §1.1): exactly one value, with this verifier's scheme.
 func (v *Verifier) TokenFromHeader(values []string) (string, error) {
 	switch {
 	case len(values) == 0 || len(values) == 1 && strings.TrimSpace(values[0]) == "":
@@ -291,7 +291,7 @@ func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parse
 	}
 }
 
-// verify runs SPEC §1.5 steps 1-7 in order.
+// verify runs docs/PROTOCOL.md §1.5 steps 1-7 in order.
 func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Identity, *parsedToken, error) {
 	// 1. Size, before any parsing.
 	if len(token) > v.cfg.maxTokenSize {

@@ -23,7 +23,7 @@
 //
 // On the client, [Credentials] signs each call with an [asymjwt.Signer],
 // binding the token to the call's full method (the qsh claim computed over
-// "POST /pkg.Service/Method", SPEC §1.4), so a token captured on one
+// "POST /pkg.Service/Method", docs/PROTOCOL.md §1.4), so a token captured on one
 // method is refused on every other:
 //
 //	s, _ := asymjwt.NewSigner("billing", key, asymjwt.WithAudience("orders"))

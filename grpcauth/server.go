@@ -13,7 +13,7 @@ import (
 )
 
 // MetadataKey is the metadata key that carries the credential, as the
-// Authorization header does over HTTP (SPEC §1.1).
+// Authorization header does over HTTP (docs/PROTOCOL.md §1.1).
 const MetadataKey = "authorization"
 
 // Option configures UnaryServerInterceptor and StreamServerInterceptor.
@@ -180,7 +180,7 @@ func noEnd() {}
 // in-process transport, a gateway, a test) may hold "authorization"
 // beside "Authorization", and grpc's own accessors return the values of
 // one of them only. The interceptors count them all, so that a second
-// credential is refused (asymjwt.ErrMultipleCredentials, SPEC §1.1)
+// credential is refused (asymjwt.ErrMultipleCredentials, docs/PROTOCOL.md §1.1)
 // rather than one picked.
 func incomingCredentials(ctx context.Context) []string {
 	// metadata.ValueFromIncomingContext looks the metadata up on the

@@ -74,7 +74,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithRetention sets how long after a token's claimed time every entry is
-// kept (default DefaultRetention, 41 s). The fleet rule (SPEC §1.6): give
+// kept (default DefaultRetention, 41 s). The fleet rule (docs/PROTOCOL.md §1.6): give
 // every instance sharing the Redis (and prefix) the same retention, at
 // least the longest replay lifetime of any verifier among them, that is
 // tolerance + maximum clock skew + 1 s (asymjwt.Verifier.ReplayLifetime).

@@ -175,7 +175,7 @@ func TestOutage(t *testing.T) {
 }
 
 // TestEntriesExpireAtRetentionEnd: a token's key lives until its claimed
-// time + the store's retention (SPEC §1.6), computed from the token's
+// time + the store's retention (docs/PROTOCOL.md §1.6), computed from the token's
 // time, and is gone after.
 func TestEntriesExpireAtRetentionEnd(t *testing.T) {
 	srv := redistest.Start(t)
