@@ -4,10 +4,10 @@ go 1.26.0
 
 require (
 	github.com/appleboy/gin-jwt/v2 v2.10.3
-	github.com/asymjwt/asymjwt/core v0.0.0
-	github.com/asymjwt/asymjwt/echo v0.0.0
-	github.com/asymjwt/asymjwt/fiber v0.0.0
-	github.com/asymjwt/asymjwt/gin v0.0.0
+	github.com/asymjwt/asymjwt/core v0.1.0
+	github.com/asymjwt/asymjwt/echo v0.1.0
+	github.com/asymjwt/asymjwt/fiber v0.1.0
+	github.com/asymjwt/asymjwt/gin v0.1.0
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/contrib/jwt v1.1.2

@@ -118,11 +118,14 @@ func parseAuthorizedKeysLine(line []byte) (crypto.PublicKey, string, error) {
 	sshPub, comment, options, _, err := ssh.ParseAuthorizedKey(line)
 	switch {
 	case err != nil:
+		if typ := openSSHLineKeyType(line); typ != "" && !slices.Contains(sshKeyTypes, typ) {
+			return nil, "", unsupportedKey(sshKeyTypeName(typ))
+		}
 		return nil, "", fmt.Errorf("%w: neither an OpenSSH public key nor a PEM block: %v", ErrInvalidKey, err)
 	case len(options) > 0:
 		return nil, "", fmt.Errorf("%w: OpenSSH options are not supported (they would not be enforced)", ErrInvalidKey)
 	case !slices.Contains(sshKeyTypes, sshPub.Type()):
-		return nil, "", fmt.Errorf("%w: unsupported OpenSSH key type %s", ErrInvalidKey, sshPub.Type())
+		return nil, "", unsupportedKey(sshKeyTypeName(sshPub.Type()))
 	}
 	pub := sshPub.(ssh.CryptoPublicKey).CryptoPublicKey()
 	if err := checkPublicKey(pub); err != nil {
@@ -177,6 +180,7 @@ type AuthorizedKeysOption func(*authorizedKeysConfig)
 type authorizedKeysConfig struct {
 	interval time.Duration
 	onError  func(error)
+	onReload func(error)
 	logger   *slog.Logger
 }
 
@@ -197,6 +201,19 @@ func WithAuthorizedKeysPollInterval(d time.Duration) AuthorizedKeysOption {
 // runs on the loading goroutine: keep it short.
 func WithAuthorizedKeysErrorHandler(fn func(error)) AuthorizedKeysOption {
 	return func(c *authorizedKeysConfig) { c.onError = fn }
+}
+
+// WithAuthorizedKeysReloadHandler calls fn after every load of the
+// directory (the first, each poll, each Reload) with what that load
+// returned: nil, or the problems it reported (joined). Reloads that
+// cannot run because the store is closed are not passed. It is meant for
+// metrics (reloads, failures, time of the last good load). A poll passes
+// only the problems it newly reported, so a file that stays bad fails
+// one load, not every poll; an unreadable directory fails every poll.
+// fn runs on the loading goroutine with the
+// reload lock held: keep it short, and call neither Reload nor Close.
+func WithAuthorizedKeysReloadHandler(fn func(error)) AuthorizedKeysOption {
+	return func(c *authorizedKeysConfig) { c.onReload = fn }
 }
 
 // WithAuthorizedKeysLogger sets where loads (Info) and problems (Error,
@@ -338,7 +355,11 @@ func (d *AuthorizedKeysDir) Close() error {
 // read again.
 func (d *AuthorizedKeysDir) load(force bool) SnapshotLoad {
 	return func(_ context.Context, current map[string]*SnapshotUser) (map[string]*SnapshotUser, error) {
-		return d.reload(force, current)
+		next, problem := d.reload(force, current)
+		if d.cfg.onReload != nil {
+			d.cfg.onReload(problem)
+		}
+		return next, problem
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // QueryStringHash returns the qsh claim for a request: the lowercase hex
-// SHA-256 of its canonical form (SPEC §1.4, the same as Atlassian Connect's
+// SHA-256 of its canonical form (docs/PROTOCOL.md §1.4, the same as Atlassian Connect's
 // query string hash). escapedPath is the path as sent (URL.EscapedPath),
 // rawQuery the query without "?". A non-empty pathPrefix (the mount point
 // behind a proxy) is removed from the front of the path when present.

@@ -39,6 +39,11 @@ var (
 	// ErrReplayStoreFull: the memory replay store reached its cap; it refuses
 	// rather than evicting live entries. It wraps ErrStoreUnavailable.
 	ErrReplayStoreFull = sentinelWrapping(ErrStoreUnavailable, "replay store full")
+	// ErrReplayRetention: NewVerifier refused a replay store that would
+	// forget a token while this verifier could still accept it (its
+	// entries would not outlive tolerance + maximum clock skew + 1 s
+	// after the token's time; docs/PROTOCOL.md §1.6).
+	ErrReplayRetention = errors.New("asymjwt: replay store does not keep entries long enough")
 
 	// ErrInvalidKey: a key could not be parsed, or is unsupported or too weak.
 	ErrInvalidKey = errors.New("asymjwt: invalid key")
@@ -58,3 +63,10 @@ func (e *wrappedError) Unwrap() error { return e.inner }
 func sentinelWrapping(inner error, msg string) error {
 	return &wrappedError{msg: "asymjwt: " + msg, inner: inner}
 }
+
+// ErrWeakKey: a public key, or the public half of a private key, is of a
+// supported type but weak: an Ed25519 key of small order or in a
+// non-canonical encoding, an RSA key under MinRSABits, with an even
+// modulus, a small prime factor or a bad exponent, an ECDSA key that is
+// not a valid curve point. It wraps ErrInvalidKey.
+var ErrWeakKey = sentinelWrapping(ErrInvalidKey, "weak key")

@@ -3,7 +3,10 @@ package asymjwt_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,6 +114,14 @@ func FuzzParsePublicKey(f *testing.F) {
 	}
 	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"K5jYktqBkEt0j0AbTalQDrEtkNXbiVAOk77finHazig"}`))
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"","y":""}`))
+	// Multi-block PEM: parameters, certificates, two keys.
+	ecParams := readFixture(f, "keys", "p256.ecparams.pem")[:len("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n")]
+	withCert := readFixture(f, "keys", "p256.with-cert.pem")
+	spki := readFixture(f, "keys", "ed25519.spki.pem")
+	f.Add(append(bytes.Clone(ecParams), spki...))
+	f.Add(append(bytes.Clone(withCert), spki...))
+	f.Add(append(bytes.Clone(spki), readFixture(f, "keys", "rsa2048.spki.pem")...))
+	f.Add([]byte("ssh-dss AAAAB3NzaC1kc3MAAAA= x"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pub, comment, err := asymjwt.ParseAuthorizedKey(data)
 		if err != nil {
@@ -195,4 +206,39 @@ func fixtureNames(f *testing.F, dir string, suffixes ...string) []string {
 		}
 	}
 	return names
+}
+
+// FuzzEd25519PublicKey: no Ed25519 key that core accepts lets the trivial
+// forgeries through (R a point of small order, S = 0), whatever the
+// message.
+func FuzzEd25519PublicKey(f *testing.F) {
+	smallOrder := ed25519SmallOrderEncodings(f)
+	for _, enc := range smallOrder {
+		f.Add(enc, []byte("m"))
+	}
+	f.Add([]byte(identityKey), []byte{})
+	good, _, _ := ed25519.GenerateKey(nil)
+	f.Add([]byte(good), []byte("hello"))
+	f.Fuzz(func(t *testing.T, key, msg []byte) {
+		if len(key) != ed25519.PublicKeySize {
+			return
+		}
+		jwk := fmt.Appendf(nil, `{"kty":"OKP","crv":"Ed25519","x":%q}`, base64.RawURLEncoding.EncodeToString(key))
+		pub, err := asymjwt.ParsePublicKey(jwk)
+		_, algErr := asymjwt.AllowedAlgorithms(ed25519.PublicKey(key))
+		if err != nil {
+			if !errors.Is(err, asymjwt.ErrInvalidKey) {
+				t.Fatalf("error %v does not wrap ErrInvalidKey", err)
+			}
+			return
+		}
+		if algErr != nil {
+			t.Fatalf("parsed, but refused for use: %v", algErr)
+		}
+		for _, r := range smallOrder {
+			if ed25519.Verify(pub.(ed25519.PublicKey), msg, append(bytes.Clone(r), make([]byte, 32)...)) {
+				t.Fatalf("accepted key %x verifies the forgery R=%x, S=0", key, r)
+			}
+		}
+	})
 }

@@ -109,8 +109,9 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
-			return nil, fmt.Errorf("%w: bad RSA exponent", ErrInvalidKey)
+		// The rest of the exponent's checks are checkPublicKey's.
+		if !e.IsInt64() || e.Int64() > 1<<31-1 {
+			return nil, fmt.Errorf("%w: RSA exponent too large", ErrWeakKey)
 		}
 		pub = &rsa.PublicKey{N: n, E: int(e.Int64())}
 	case "EC":
@@ -123,7 +124,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		case "P-521":
 			curve = elliptic.P521()
 		default:
-			return nil, fmt.Errorf("%w: unsupported curve %q", ErrInvalidKey, j.Crv)
+			return nil, unsupportedKey(fmt.Sprintf("ECDSA on %q (JWK)", j.Crv))
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		x, errX := b64.DecodeString(j.X)
@@ -139,7 +140,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		pub = k
 	case "OKP":
 		if j.Crv != "Ed25519" {
-			return nil, fmt.Errorf("%w: unsupported OKP curve %q", ErrInvalidKey, j.Crv)
+			return nil, unsupportedKey(fmt.Sprintf("%q (JWK kty OKP)", j.Crv))
 		}
 		x, err := b64.DecodeString(j.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {
@@ -147,12 +148,12 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		pub = ed25519.PublicKey(x)
 	default:
-		return nil, fmt.Errorf("%w: unsupported kty %q", ErrInvalidKey, j.Kty)
+		return nil, unsupportedKey(fmt.Sprintf("JWK kty %q", j.Kty))
 	}
-	algs, err := algorithmsFor(pub)
-	if err != nil {
+	if err := checkPublicKey(pub); err != nil {
 		return nil, err
 	}
+	algs, _ := algorithmsFor(pub) // checked above
 	if j.Alg != "" && !slices.Contains(algs, j.Alg) {
 		return nil, fmt.Errorf("%w: alg %q does not fit the key", ErrInvalidKey, j.Alg)
 	}

@@ -58,6 +58,7 @@ type jwksTrustConfig struct {
 	timeout        time.Duration
 	maxStale       time.Duration
 	logger         *slog.Logger
+	onReload       func(error)
 	allowHTTP      bool
 	anyHost        bool // redirects may leave the host of the trusted URL
 }
@@ -146,6 +147,16 @@ func InsecureJWKSAllowRedirectsToAnyHost() JWKSTrustOption {
 // are logged; default slog.Default().
 func WithJWKSLogger(l *slog.Logger) JWKSTrustOption {
 	return func(cfg *jwksTrustConfig) { cfg.logger = l }
+}
+
+// WithJWKSReloadHandler calls fn after every fetch of every trusted set
+// with its result: nil for a set fetched (or not modified), else why it
+// failed (the error names the URL; the last good set stays in use).
+// Fetches stopped by Close or Untrust are not passed. It is meant for
+// metrics (reloads, failures, time of the last good load); fn runs on
+// the set's refresh goroutine: keep it short.
+func WithJWKSReloadHandler(fn func(error)) JWKSTrustOption {
+	return func(cfg *jwksTrustConfig) { cfg.onReload = fn }
 }
 
 // InsecureJWKSAllowHTTP lets Trust take plain http URLs. Anyone on the
@@ -622,6 +633,9 @@ func (s *jwksSet) fetch(ctx context.Context) time.Duration {
 	s.mu.Unlock()
 	close(done)
 
+	if cfg.onReload != nil && (err == nil || ctx.Err() == nil) {
+		cfg.onReload(err)
+	}
 	l := cfg.logger
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -243,7 +243,7 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 	}{
 		{"empty", ""},
 		{"RSA 1024 SPKI", string(readFixture(t, "keys", "rsa1024.spki.pem"))},
-		{"two PEM blocks", string(ed) + string(ed)},
+		{"two different keys in PEM", string(ed) + string(readFixture(t, "keys", "rsa2048.spki.pem"))},
 		{"private key PEM", string(readFixture(t, "keys", "ed25519.pkcs8.pem"))},
 		{"garbage", "not a key"},
 		{"two OpenSSH lines", string(readFixture(t, "keys", "openssh-ed25519.pub")) + string(readFixture(t, "keys", "openssh-p384.pub"))},

@@ -58,7 +58,9 @@ func NewMemoryKeyStore() *MemoryKeyStore {
 }
 
 // Add registers pub for username and returns its kid. Adding a key that is
-// already registered for the user is a no-op.
+// already registered for the user is a no-op. Keys are checked as where
+// any key enters: an unsupported key is refused with ErrInvalidKey, a
+// weak one with ErrWeakKey.
 func (s *MemoryKeyStore) Add(username string, pub crypto.PublicKey) (kid string, err error) {
 	if username == "" || len(username) > maxUsernameLength {
 		return "", fmt.Errorf("asymjwt: username must be 1-%d bytes", maxUsernameLength)

@@ -7,13 +7,31 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 )
 
 // VerifyRequest authenticates r: its Authorization header, and its method,
 // path, query and body for qsh and bh. When the body is read for bh it is
 // put back, so handlers can still read it.
 func (v *Verifier) VerifyRequest(r *http.Request) (*Identity, error) {
-	return v.Authenticate(r.Context(), r.Header.Values("Authorization"), HTTPRequest(r))
+	return v.Authenticate(r.Context(), AuthorizationValues(r.Header), HTTPRequest(r))
+}
+
+// AuthorizationValues returns every Authorization value in h, under every
+// spelling of the key: net/http canonicalizes the keys it reads from the
+// wire, but a header built in process (a gateway, a test) may hold
+// "authorization" beside "Authorization". All of them count, so that a
+// second credential is refused (ErrMultipleCredentials, docs/PROTOCOL.md §1.1) rather
+// than one picked.
+func AuthorizationValues(h http.Header) []string {
+	const key = "Authorization"
+	values := h[key]
+	for k, vs := range h {
+		if len(k) == len(key) && k != key && strings.EqualFold(k, key) {
+			values = append(values[:len(values):len(values)], vs...)
+		}
+	}
+	return values
 }
 
 // HTTPRequest describes r for request and body binding. Its Body reads at
@@ -104,15 +122,21 @@ func (v *Verifier) MiddlewareWith(opts ...MiddlewareOption) func(http.Handler) h
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, ok := v.Authenticated(r.Context(), r.Header.Values("Authorization")); ok {
+			authorization := AuthorizationValues(r.Header)
+			if _, ok := v.Authenticated(r.Context(), authorization); ok {
 				next.ServeHTTP(w, r) // an outer layer of this middleware already did it
 				return
 			}
-			id, err := v.VerifyRequest(r)
+			id, err := v.Authenticate(r.Context(), authorization, HTTPRequest(r))
 			switch {
 			case err == nil:
-				next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+				ctx, end := v.NewRequestContext(r.Context(), id)
+				defer end()
+				next.ServeHTTP(w, r.WithContext(ctx))
 			case cfg.optional && IsAnonymous(err):
+				if ctx := WithoutIdentity(r.Context()); ctx != r.Context() {
+					r = r.WithContext(ctx)
+				}
 				next.ServeHTTP(w, r)
 			default:
 				cfg.errorHandler(w, r, err)

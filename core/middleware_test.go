@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,14 +200,20 @@ func TestStackedMiddleware(t *testing.T) {
 	if _, ok := v.Authenticated(forged, []string{"JWT x.y.z"}); ok {
 		t.Fatal("a forged identity counted as authenticated")
 	}
-	// A context that carries v's identity vouches only for the credential
-	// it was verified from, not for another (a reused request context).
+	// A context vouches only while the request it was verified for is
+	// being handled, for the credential it was verified from.
 	token, _ := signer.Token()
 	id, err := v.Verify(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := asymjwt.NewContext(context.Background(), id)
+	ctx, end := v.NewRequestContext(context.Background(), id)
+	check := func(ctx context.Context, auth []string, want bool) {
+		t.Helper()
+		if got, ok := v.Authenticated(ctx, auth); ok != want || ok && got != id {
+			t.Errorf("Authenticated with %q = %v, %v, want %v", auth, got, ok, want)
+		}
+	}
 	for _, tc := range []struct {
 		auth []string
 		want bool
@@ -216,8 +224,118 @@ func TestStackedMiddleware(t *testing.T) {
 		{nil, false},
 		{[]string{signer.AuthorizationValue(token), signer.AuthorizationValue(token)}, false},
 	} {
-		if _, ok := v.Authenticated(ctx, tc.auth); ok != tc.want {
-			t.Errorf("Authenticated with %q = %v, want %v", tc.auth, ok, tc.want)
+		check(ctx, tc.auth, tc.want)
+	}
+	auth := []string{signer.AuthorizationValue(token)}
+	type otherKey struct{}
+	check(context.WithValue(ctx, otherKey{}, 1), auth, true) // derived from it
+	check(asymjwt.NewContext(context.Background(), id), auth, false)
+	check(asymjwt.NewContext(ctx, id), auth, false) // put on again, vouched by no one
+	if _, ok := other.Authenticated(ctx, auth); ok {
+		t.Error("another Verifier took v's identity as its own")
+	}
+	end()
+	check(ctx, auth, false)
+	if got, ok := asymjwt.FromContext(ctx); !ok || got != id {
+		t.Errorf("FromContext after the request ended: %v %v, want the identity still there", got, ok)
+	}
+}
+
+// TestIdentityVouchesOnlyForItsRequest: a request whose context already
+// carries an identity (a framework reusing the last request's context,
+// or one carried on by hand) is verified as if it carried none: the same
+// token again is a replay, and an anonymous request is anonymous.
+func TestIdentityVouchesOnlyForItsRequest(t *testing.T) {
+	w := newWorld(t)
+	v := newTestVerifier(t, w.keys, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
+	signer, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	var seen context.Context
+	capture := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Context()
+		if _, ok := asymjwt.FromContext(r.Context()); ok {
+			io.WriteString(w, "identified")
+		} else {
+			io.WriteString(w, "anonymous")
 		}
+	})
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"required", v.Middleware(capture)},
+		{"optional", v.MiddlewareWith(asymjwt.Optional())(capture)},
+		{"stacked", v.MiddlewareWith(asymjwt.Optional())(v.Middleware(capture))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			serve := func(r *http.Request) (int, string) {
+				rec := httptest.NewRecorder()
+				tc.h.ServeHTTP(rec, r)
+				return rec.Code, rec.Body.String()
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			if err := signer.SignRequest(r); err != nil {
+				t.Fatal(err)
+			}
+			if code, body := serve(r); code != 200 || body != "identified" {
+				t.Fatalf("first use: %d %q", code, body)
+			}
+			// The same request again, on the context the handler saw.
+			if code, _ := serve(r.WithContext(seen)); code != 401 {
+				t.Errorf("the same token on the context it was verified on: %d, want 401 (replay)", code)
+			}
+			if code, _ := serve(r); code != 401 {
+				t.Errorf("the same token again: %d, want 401 (replay)", code)
+			}
+			anon := httptest.NewRequest("GET", "/", nil).WithContext(seen)
+			code, body := serve(anon)
+			if tc.name == "optional" && (code != 200 || body != "anonymous") {
+				t.Errorf("anonymous request on a context carrying an identity: %d %q, want 200 anonymous", code, body)
+			}
+			if tc.name != "optional" && code != 401 {
+				t.Errorf("anonymous request on a context carrying an identity: %d %q, want 401", code, body)
+			}
+		})
+	}
+}
+
+// TestAuthorizationSpellings: a header built in process may hold the key
+// in any case; every value under every spelling counts.
+func TestAuthorizationSpellings(t *testing.T) {
+	w := newWorld(t)
+	signer, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	for _, tc := range []struct {
+		name   string
+		header func(valid string) http.Header
+		want   int
+		err    error
+	}{
+		{"lower case only", func(v string) http.Header { return http.Header{"authorization": {v}} }, 200, nil},
+		{"upper case only", func(v string) http.Header { return http.Header{"AUTHORIZATION": {v}} }, 200, nil},
+		{"canonical and lower case", func(v string) http.Header {
+			return http.Header{"Authorization": {v}, "authorization": {"JWT junk"}}
+		}, 401, asymjwt.ErrMultipleCredentials},
+		{"lower and mixed case", func(v string) http.Header {
+			return http.Header{"authorization": {v}, "AuThOrIzAtIoN": {v}}
+		}, 401, asymjwt.ErrMultipleCredentials},
+		{"two values in lower case", func(v string) http.Header {
+			return http.Header{"authorization": {v, v}}
+		}, 401, asymjwt.ErrMultipleCredentials},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got error
+			v := newTestVerifier(t, w.keys, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()),
+				asymjwt.WithObserver(func(_ context.Context, o asymjwt.Outcome) { got = o.Err }))
+			token, _ := signer.Token()
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header = tc.header(signer.AuthorizationValue(token))
+			rec := httptest.NewRecorder()
+			v.Middleware(&recorder{}).ServeHTTP(rec, r)
+			if rec.Code != tc.want || !errors.Is(got, tc.err) || (tc.err == nil) != (got == nil) {
+				t.Errorf("status %d (%v), want %d (%v)", rec.Code, got, tc.want, tc.err)
+			}
+			if n := len(asymjwt.AuthorizationValues(r.Header)); n != len(slices.Concat(slices.Collect(maps.Values(r.Header))...)) {
+				t.Errorf("AuthorizationValues found %d values in %v", n, r.Header)
+			}
+		})
 	}
 }

@@ -15,8 +15,9 @@ type SignerOption interface{ applySigner(*signerConfig) }
 // DefaultTolerance is the protocol's ±window around the server's clock.
 const DefaultTolerance = 20 * time.Second
 
-// MaxTolerance bounds WithTolerance: replay entries live as long as the
-// window, so the window cannot be made "infinite".
+// MaxTolerance bounds WithTolerance and WithMaxClockSkew: replay entries
+// live as long as the window plus the skew, so neither can be made
+// "infinite".
 const MaxTolerance = time.Hour
 
 // DefaultScheme is the Authorization scheme word.
@@ -86,6 +87,11 @@ func WithScheme(scheme string) SharedOption {
 // one of them. Use it: without aud, a token captured by one service can be
 // replayed to another that trusts the same client key, since they do not
 // share a replay store.
+//
+// Except towards a service that runs the Python library
+// asymmetric_jwt_auth: it decodes with PyJWT without an audience, and
+// PyJWT then refuses every token that carries aud. A signer calling such a
+// service must not set an audience (docs/PROTOCOL.md §3).
 func WithAudience(aud ...string) SharedOption {
 	return sharedOption{
 		verifier: func(c *verifierConfig) { c.audiences = append([]string(nil), aud...) },
@@ -94,7 +100,7 @@ func WithAudience(aud ...string) SharedOption {
 }
 
 // WithPathPrefix sets the mount point stripped from the path before the
-// request is canonicalized for qsh (SPEC §1.4): the client signs the path
+// request is canonicalized for qsh (docs/PROTOCOL.md §1.4): the client signs the path
 // relative to the service's base URL and the server checks the path below
 // its mount point, so requests survive a proxy that adds or removes it.
 func WithPathPrefix(prefix string) SharedOption {
@@ -105,10 +111,29 @@ func WithPathPrefix(prefix string) SharedOption {
 }
 
 // WithTolerance sets the ±window for the time claim (default 20 s, at
-// most MaxTolerance). Replay entries live as long as the window, so a
+// most MaxTolerance). Replay entries live until the token's time +
+// tolerance + maximum clock skew + 1 s (see WithMaxClockSkew), so a
 // larger tolerance costs replay-store memory.
 func WithTolerance(d time.Duration) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.tolerance = d })
+}
+
+// WithMaxClockSkew sets the largest offset between the clock of this
+// verifier and the clock of any other verifier sharing its replay store
+// (several instances on one Redis) for which the replay guarantee holds:
+// a token is accepted at most once by all of them. Default: the tolerance,
+// which is at least as safe as the Python library (it keeps each nonce for
+// twice its tolerance after use); at most MaxTolerance.
+//
+// The verifier's replay lifetime is tolerance + skew + 1 s after the
+// token's claimed time: a verifier whose clock runs behind by skew can
+// accept the token until then, by the recording verifier's clock. The
+// 1 s covers the closed window boundary and whole-second token times.
+// Entries live that long, so the skew costs replay-store memory like the
+// tolerance does. 0 is right only when every verifier sharing the store
+// reads one clock that never steps (one process, say).
+func WithMaxClockSkew(d time.Duration) VerifierOption {
+	return verifierFunc(func(c *verifierConfig) { c.maxClockSkew, c.skewSet = d, true })
 }
 
 // WithReplayStore sets where used tokens are recorded. The default is one
@@ -116,6 +141,13 @@ func WithTolerance(d time.Duration) VerifierOption {
 // store of its own (a Verifier WithClock gets a private one). Services
 // running as several instances need a store they share (the redis
 // module), or a token accepted by one instance is fresh to the others.
+//
+// A store that implements RetainingReplayStore (the memory and Redis
+// stores do) is asked at construction to keep entries for this
+// verifier's replay lifetime, and NewVerifier fails with
+// ErrReplayRetention if it cannot. Any other ReplayStore gets each entry
+// with an expiry of the token's time + this verifier's lifetime: share
+// such a store only between verifiers with the same tolerance and skew.
 func WithReplayStore(s ReplayStore) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.replay = s })
 }
@@ -158,6 +190,10 @@ type Outcome struct {
 	// Username and KeyID are what the token claimed, verified only when
 	// Err is nil; empty when parsing did not get that far.
 	Username, KeyID string
+	// Elapsed is how long the verification took, from the call of
+	// Authenticate, Verify or VerifyToken to the observer's (monotonic
+	// clock, not WithClock's).
+	Elapsed time.Duration
 }
 
 // WithObserver calls fn with every verification outcome, success or
@@ -171,6 +207,14 @@ func WithObserver(fn func(context.Context, Outcome)) VerifierOption {
 // Pass a logger with a discarding handler to silence it.
 func WithLogger(l *slog.Logger) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.logger = l })
+}
+
+// WithAudienceHint names, in the reason logged when a token carries aud
+// and this verifier has no audience, the setting that gives it one
+// (default "WithAudience"). Tools built on the package name their own: the
+// asymjwt command passes "--aud".
+func WithAudienceHint(hint string) VerifierOption {
+	return verifierFunc(func(c *verifierConfig) { c.audienceHint = hint })
 }
 
 // WithRealm sets the realm of the WWW-Authenticate challenge (default "asymjwt").

@@ -109,6 +109,9 @@ func decryptPKCS8(der, passphrase []byte) (any, error) {
 	}
 	k, err := x509.ParsePKCS8PrivateKey(plain)
 	if err != nil {
+		if name := describeKeyDER("PRIVATE KEY", plain); name != "" {
+			return nil, unsupportedKey(name)
+		}
 		return nil, fmt.Errorf("%w: decrypted data is not a key", ErrPassphrase)
 	}
 	return normalizePrivate(k), nil

@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,32 @@ type ReplayStore interface {
 	// An error means the store could not answer; the verifier then refuses
 	// the request (fail closed).
 	Claim(ctx context.Context, key string, expires time.Time) (bool, error)
+}
+
+// RetainingReplayStore is a ReplayStore that verifiers with different
+// tolerances and clocks can share (docs/PROTOCOL.md §1.6): it decides how long an
+// entry lives from the token's claimed time, so that every entry outlives
+// the window of every verifier on the store, whichever recorded it.
+//
+// NewVerifier calls Retain once with the verifier's replay lifetime and
+// fails (ErrReplayRetention) when the store refuses; the verifier then
+// records tokens with ClaimIssued instead of Claim. The memory store
+// learns the longest lifetime of the verifiers registered on it; a store
+// shared by processes that cannot see each other (Redis) is configured
+// with a retention instead, and refuses verifiers that need more.
+type RetainingReplayStore interface {
+	ReplayStore
+	// Retain is called by NewVerifier with lifetime: how long after a
+	// token's claimed time, by the verifier's clock, the verifier could
+	// still accept it (tolerance + maximum clock skew + 1 s). It returns
+	// nil when, from then on, every entry the store records with
+	// ClaimIssued lives at least lifetime after the token's claimed time;
+	// otherwise an error wrapping ErrReplayRetention.
+	Retain(lifetime time.Duration) error
+	// ClaimIssued is Claim for a token whose claimed time is issued: the
+	// store keeps key at least until issued plus every lifetime it
+	// accepted in Retain. Same results as Claim.
+	ClaimIssued(ctx context.Context, key string, issued time.Time) (bool, error)
 }
 
 // replayKey is the store key for a token: a fixed-size hash of (username,
@@ -45,7 +72,8 @@ func appendField(b []byte, s string) []byte {
 const replayKeyBytes = 16
 
 // DefaultMaxReplayEntries is the memory replay store's default cap: about
-// 25,000 tokens a second sustained over the default 41-second window.
+// 25,000 tokens a second sustained over the default 41-second replay
+// lifetime (tolerance 20 s + clock skew 20 s + 1 s).
 const DefaultMaxReplayEntries = 1 << 20
 
 const replayShards = 128
@@ -60,11 +88,31 @@ const replayShards = 128
 // It protects one process only: services that run as several instances
 // need a shared store (see the redis module).
 //
+// As a RetainingReplayStore it learns the longest replay lifetime of the
+// verifiers registered on it (Retain): every entry recorded by
+// ClaimIssued lives that long after the token's claimed time, whichever
+// verifier recorded it, so a token accepted by a verifier with a 1 s
+// tolerance stays a replay for one with 20 s on the same store. When a
+// verifier registers with a longer lifetime, the live entries are
+// extended by the difference. Entries that had already expired under the
+// shorter lifetime are gone: tokens claimed more than that shorter
+// lifetime before the registration are then refused as replays (the store
+// cannot tell whether they were used), which only the new verifier, for
+// at most its lifetime, could have accepted anyway.
+//
 // Create it with NewMemoryReplayStore; the zero value is not usable.
 type MemoryReplayStore struct {
 	clock  func() time.Time
 	seed   maphash.Seed // per store, so clients cannot aim tokens at one shard
 	shards [replayShards]replayShard
+
+	retainMu  sync.Mutex   // serializes Retain
+	retention atomic.Int64 // longest lifetime registered, in whole seconds
+	// floor: tokens claimed at or before this Unix second may have had
+	// their entries dropped under a shorter retention; ClaimIssued
+	// refuses them.
+	floor atomic.Int64
+	used  atomic.Bool // ClaimIssued recorded some entry
 }
 
 // processReplayStore is the default replay store of Verifiers that set none.
@@ -92,7 +140,8 @@ func (o maxEntriesOption) applyMemoryReplay(c *memoryReplayConfig) { c.maxEntrie
 
 // WithMaxEntries caps the live entries of a MemoryReplayStore (default
 // DefaultMaxReplayEntries). Size it above peak requests per second times
-// (2 × tolerance + 1 s).
+// the replay lifetime (tolerance + maximum clock skew + 1 s; 41 s by
+// default).
 func WithMaxEntries(n int) MemoryReplayOption { return maxEntriesOption(n) }
 
 // NewMemoryReplayStore returns an empty in-memory replay store.
@@ -103,6 +152,7 @@ func NewMemoryReplayStore(opts ...MemoryReplayOption) *MemoryReplayStore {
 	}
 	perShard := max(1, (cfg.maxEntries+replayShards-1)/replayShards)
 	s := &MemoryReplayStore{clock: cfg.clock, seed: maphash.MakeSeed()}
+	s.floor.Store(math.MinInt64)
 	for i := range s.shards {
 		s.shards[i].entries = make(map[[replayKeyBytes]byte]uint32)
 		s.shards[i].cap = perShard
@@ -110,20 +160,80 @@ func NewMemoryReplayStore(opts ...MemoryReplayOption) *MemoryReplayStore {
 	return s
 }
 
-// Claim implements ReplayStore.
+// Claim implements ReplayStore: key lives until expires, whatever the
+// retention.
 func (s *MemoryReplayStore) Claim(_ context.Context, key string, expires time.Time) (bool, error) {
+	return s.claim(key, expires, false)
+}
+
+// ClaimIssued implements RetainingReplayStore: key lives until issued +
+// the longest lifetime registered with Retain (before any, the entry
+// would already be expired, and the token is refused).
+func (s *MemoryReplayStore) ClaimIssued(_ context.Context, key string, issued time.Time) (bool, error) {
+	if issued.Unix() <= s.floor.Load() {
+		return false, nil
+	}
+	return s.claim(key, issued, true)
+}
+
+// Retain implements RetainingReplayStore; it never refuses. A lifetime
+// longer than any registered before extends the live entries by the
+// difference (a walk over all entries, under each shard's lock in turn).
+func (s *MemoryReplayStore) Retain(lifetime time.Duration) error {
+	if lifetime <= 0 {
+		return fmt.Errorf("%w: lifetime %v", ErrReplayRetention, lifetime)
+	}
+	secs := int64((lifetime + time.Second - 1) / time.Second)
+	s.retainMu.Lock()
+	defer s.retainMu.Unlock()
+	old := s.retention.Load()
+	if secs <= old {
+		return nil
+	}
+	if s.used.Load() {
+		// Entries of tokens claimed at or before now - old may already be
+		// swept: those tokens can no longer be told fresh from used.
+		s.floor.Store(s.clock().Unix() - old)
+	}
+	// Published before the walk: a claim on a shard the walk has passed
+	// reads the new retention, one before it is extended by the walk.
+	s.retention.Store(secs)
+	delta := secs - old
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, exp := range sh.entries {
+			sh.entries[k] = uint32(min(int64(exp)+delta, math.MaxUint32))
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Retention is the longest lifetime registered with Retain, in whole
+// seconds (0 before any).
+func (s *MemoryReplayStore) Retention() time.Duration {
+	return time.Duration(s.retention.Load()) * time.Second
+}
+
+// claim records k until t, or until t + the retention when fromIssued.
+func (s *MemoryReplayStore) claim(key string, t time.Time, fromIssued bool) (bool, error) {
 	k := memoryKey(key)
 	now := s.clock().Unix()
-	exp := expires.Unix()
-	if expires.Nanosecond() != 0 {
+	sh := &s.shards[maphash.Bytes(s.seed, k[:])%replayShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	exp := t.Unix()
+	if t.Nanosecond() != 0 {
 		exp++ // never expire early
+	}
+	if fromIssued {
+		// Read under the shard lock: see Retain.
+		exp += s.retention.Load()
 	}
 	if exp > math.MaxUint32 {
 		return false, fmt.Errorf("%w: expiry %d out of range", ErrStoreUnavailable, exp)
 	}
-	sh := &s.shards[maphash.Bytes(s.seed, k[:])%replayShards]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if old, ok := sh.entries[k]; ok && int64(old) > now {
 		return false, nil
 	}
@@ -137,6 +247,9 @@ func (s *MemoryReplayStore) Claim(_ context.Context, key string, expires time.Ti
 	}
 	if len(sh.entries) >= sh.cap {
 		return false, fmt.Errorf("%w (shard holds %d live entries)", ErrReplayStoreFull, len(sh.entries))
+	}
+	if fromIssued && !s.used.Load() {
+		s.used.Store(true)
 	}
 	sh.entries[k] = uint32(exp)
 	return true, nil
@@ -152,6 +265,8 @@ func (sh *replayShard) sweep(now int64) {
 	}
 	sh.nextSweep = now + 1
 }
+
+var _ RetainingReplayStore = (*MemoryReplayStore)(nil)
 
 // Len returns the number of entries held, expired ones not yet swept included.
 func (s *MemoryReplayStore) Len() int {

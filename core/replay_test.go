@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestMemoryReplayStore(t *testing.T) {
@@ -106,5 +108,206 @@ func TestMemoryReplayStoreConcurrent(t *testing.T) {
 		if n := wins[k].Load(); n != 1 {
 			t.Fatalf("key %d claimed %d times", k, n)
 		}
+	}
+}
+
+// fleetClock is one clock read by a store and the verifiers on it.
+type fleetClock struct{ t time.Time }
+
+func (c *fleetClock) now() time.Time { return c.t }
+
+// edParty registers a fresh Ed25519 key for alice and returns a token maker.
+func edParty(t testing.TB, keys *asymjwt.MemoryKeyStore) func(issued int64) string {
+	t.Helper()
+	p := newParty(t, keys, "alice", "ed25519")
+	return func(issued int64) string {
+		return forge(t, jwt.SigningMethodEdDSA, p.key, hdr("EdDSA", p.kid), claims("alice", issued, ""))
+	}
+}
+
+// TestSharedMemoryStoreAcceptsOnceAcrossTolerances: verifiers with
+// tolerances 1 s and 20 s on one store. Wherever in time the token is
+// first presented, and in whichever order the two try it, stepping
+// through every moment of both windows (and past them) it is accepted
+// exactly once. With entries living the recording verifier's own window,
+// the 1 s verifier's entry expired 2 s after the token's time and the
+// 20 s verifier accepted the token again.
+func TestSharedMemoryStoreAcceptsOnceAcrossTolerances(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	token := edParty(t, keys)
+	clock := &fleetClock{}
+	store := asymjwt.NewMemoryReplayStore(asymjwt.WithClock(clock.now))
+	short := newTestVerifier(t, keys, asymjwt.WithClock(clock.now), asymjwt.WithReplayStore(store), asymjwt.WithTolerance(time.Second))
+	long := newTestVerifier(t, keys, asymjwt.WithClock(clock.now), asymjwt.WithReplayStore(store))
+	assertAcceptedOnce(t, token, clock, []*asymjwt.Verifier{short, long}, time.Second)
+}
+
+// assertAcceptedOnce presents one token to every verifier at every step
+// from start to past the longest window, for several starts and both
+// orders, and requires exactly one acceptance in all.
+func assertAcceptedOnce(t *testing.T, token func(int64) string, clock *fleetClock, vs []*asymjwt.Verifier, step time.Duration) {
+	t.Helper()
+	issued := time.Unix(now, 0)
+	starts := []time.Duration{-21 * time.Second, -20 * time.Second, -5 * time.Second, -time.Second,
+		0, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 3 * time.Second, 19 * time.Second, 20 * time.Second}
+	for _, start := range starts {
+		for _, reverse := range []bool{false, true} {
+			order := slices.Clone(vs)
+			if reverse {
+				slices.Reverse(order)
+			}
+			tok := token(now)
+			accepted := 0
+			var firstAt time.Duration
+			for at := start; at <= 43*time.Second; at += step {
+				clock.t = issued.Add(at)
+				for i, v := range order {
+					_, err := v.Verify(context.Background(), tok)
+					switch {
+					case err == nil:
+						accepted++
+						if accepted > 1 {
+							t.Fatalf("start %v reverse %v: accepted again at %v by verifier %d (replay lifetime %v), first at %v",
+								start, reverse, at, i, v.ReplayLifetime(), firstAt)
+						}
+						firstAt = at
+					case !errors.Is(err, asymjwt.ErrReplay) && !errors.Is(err, asymjwt.ErrStale):
+						t.Fatalf("start %v reverse %v at %v: %v", start, reverse, at, err)
+					}
+				}
+			}
+			if accepted != 1 {
+				t.Fatalf("start %v reverse %v: accepted %d times; want once", start, reverse, accepted)
+			}
+		}
+	}
+}
+
+func TestMemoryStoreLearnsLongestLifetime(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	tests := []struct {
+		name string
+		opts [][]asymjwt.VerifierOption
+		want time.Duration
+	}{
+		{"default: tolerance + skew (= tolerance) + 1 s", [][]asymjwt.VerifierOption{nil}, 41 * time.Second},
+		{"short then long", [][]asymjwt.VerifierOption{{asymjwt.WithTolerance(time.Second)}, nil}, 41 * time.Second},
+		{"long then short", [][]asymjwt.VerifierOption{nil, {asymjwt.WithTolerance(time.Second)}}, 41 * time.Second},
+		{"explicit skew", [][]asymjwt.VerifierOption{{asymjwt.WithTolerance(5 * time.Second), asymjwt.WithMaxClockSkew(30 * time.Second)}}, 36 * time.Second},
+		{"no skew", [][]asymjwt.VerifierOption{{asymjwt.WithMaxClockSkew(0)}}, 21 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := asymjwt.NewMemoryReplayStore()
+			for _, opts := range tt.opts {
+				newTestVerifier(t, keys, append([]asymjwt.VerifierOption{asymjwt.WithReplayStore(store)}, opts...)...)
+			}
+			if got := store.Retention(); got != tt.want {
+				t.Fatalf("retention %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLateLongerVerifier: a verifier with a longer window added to a store
+// already in use. Live entries are extended; tokens whose entries may have
+// expired under the shorter lifetime are refused rather than accepted a
+// second time.
+func TestLateLongerVerifier(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	token := edParty(t, keys)
+	clock := &fleetClock{t: time.Unix(now, 0)}
+	store := asymjwt.NewMemoryReplayStore(asymjwt.WithClock(clock.now))
+	short := newTestVerifier(t, keys, asymjwt.WithClock(clock.now), asymjwt.WithReplayStore(store), asymjwt.WithTolerance(time.Second))
+	ctx := context.Background()
+	old, recent := token(now), token(now+5)
+	if _, err := short.Verify(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = time.Unix(now+5, 0) // old's entry (3 s) has expired
+	if _, err := short.Verify(ctx, recent); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = time.Unix(now+6, 0)
+	long := newTestVerifier(t, keys, asymjwt.WithClock(clock.now), asymjwt.WithReplayStore(store))
+	clock.t = time.Unix(now+12, 0)
+	for name, tok := range map[string]string{"live entry, extended": recent, "entry expired under the short lifetime": old, "unused but older than the old lifetime": token(now)} {
+		if _, err := long.Verify(ctx, tok); !errors.Is(err, asymjwt.ErrReplay) {
+			t.Errorf("%s: %v; want ErrReplay", name, err)
+		}
+	}
+	if _, err := long.Verify(ctx, token(now+4)); err != nil {
+		t.Errorf("token newer than the old lifetime: %v; want accepted", err)
+	}
+}
+
+// fixedRetention is a RetainingReplayStore configured with a retention,
+// as a store shared by processes is.
+type fixedRetention struct {
+	*asymjwt.MemoryReplayStore
+	retention time.Duration
+}
+
+func (f fixedRetention) Retain(lifetime time.Duration) error {
+	if lifetime > f.retention {
+		return fmt.Errorf("keeps %v, needs %v", f.retention, lifetime)
+	}
+	return nil
+}
+
+func TestNewVerifierRefusesShortRetention(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	store := fixedRetention{asymjwt.NewMemoryReplayStore(), 41 * time.Second}
+	tests := []struct {
+		name string
+		opts []asymjwt.VerifierOption
+		ok   bool
+	}{
+		{"defaults fit", nil, true},
+		{"tolerance 30 s, skew 10 s fits", []asymjwt.VerifierOption{asymjwt.WithTolerance(30 * time.Second), asymjwt.WithMaxClockSkew(10 * time.Second)}, true},
+		{"tolerance 30 s, default skew", []asymjwt.VerifierOption{asymjwt.WithTolerance(30 * time.Second)}, false},
+		{"skew 21 s", []asymjwt.VerifierOption{asymjwt.WithMaxClockSkew(21 * time.Second)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := asymjwt.NewVerifier(keys, append([]asymjwt.VerifierOption{asymjwt.WithReplayStore(store)}, tt.opts...)...)
+			if tt.ok != (err == nil) || !tt.ok && !errors.Is(err, asymjwt.ErrReplayRetention) {
+				t.Fatalf("err = %v; want ok=%v, else ErrReplayRetention", err, tt.ok)
+			}
+		})
+	}
+}
+
+// expiryRecorder is a plain ReplayStore: it keeps the expiry it is given.
+type expiryRecorder struct{ expires time.Time }
+
+func (r *expiryRecorder) Claim(_ context.Context, _ string, expires time.Time) (bool, error) {
+	r.expires = expires
+	return true, nil
+}
+
+func TestPlainStoreGetsLifetimeFromClaimedTime(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	token := edParty(t, keys)
+	clock := &fleetClock{t: time.Unix(now+3, 0)}
+	tests := []struct {
+		name string
+		opts []asymjwt.VerifierOption
+		want time.Duration
+	}{
+		{"defaults", nil, 41 * time.Second},
+		{"tolerance 5 s, skew 3 s", []asymjwt.VerifierOption{asymjwt.WithTolerance(5 * time.Second), asymjwt.WithMaxClockSkew(3 * time.Second)}, 9 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &expiryRecorder{}
+			v := newTestVerifier(t, keys, append([]asymjwt.VerifierOption{asymjwt.WithClock(clock.now), asymjwt.WithReplayStore(rec)}, tt.opts...)...)
+			if _, err := v.Verify(context.Background(), token(now)); err != nil {
+				t.Fatal(err)
+			}
+			if want := time.Unix(now, 0).Add(tt.want); !rec.expires.Equal(want) || v.ReplayLifetime() != tt.want {
+				t.Fatalf("expires %v, lifetime %v; want %v, %v", rec.expires, v.ReplayLifetime(), want, tt.want)
+			}
+		})
 	}
 }

@@ -44,6 +44,10 @@ const nonceBytes = 16 // 128 bits from crypto/rand
 
 // NewSigner returns a Signer for username with key. The algorithm is the
 // key's default unless WithAlgorithm picks another the key allows.
+//
+// Its tokens are in the shape the Python library asymmetric_jwt_auth makes
+// and accepts, as long as the signer has no audience: that library ignores
+// qsh and bh but refuses every token carrying aud (see WithAudience).
 func NewSigner(username string, key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 	if username == "" || len(username) > maxUsernameLength {
 		return nil, fmt.Errorf("asymjwt: username must be 1-%d bytes", maxUsernameLength)

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Protocol limits (SPEC §1.2, §1.3).
+// Protocol limits (docs/PROTOCOL.md §1.2, §1.3).
 const (
 	// DefaultMaxTokenSize is the largest token accepted unless
 	// WithMaxTokenSize says otherwise. Larger tokens are refused unparsed.
@@ -43,7 +43,7 @@ type parsedToken struct {
 }
 
 // parseToken checks the compact form and decodes header and claims
-// (SPEC §1.5 step 2). Every error wraps ErrMalformed.
+// (docs/PROTOCOL.md §1.5 step 2). Every error wraps ErrMalformed.
 func parseToken(token string) (*parsedToken, error) {
 	// One pass over the bytes: only the base64url alphabet and exactly two
 	// dots. Go's base64 decoder skips \r and \n, so this check is what

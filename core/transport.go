@@ -65,6 +65,14 @@ func readRequestBody(r *http.Request) ([]byte, error) {
 // sends with a fresh token — each retry and each redirect hop gets its own
 // — and then passes it to base (http.DefaultTransport when nil).
 //
+// http.Transport resends a request on its own when a reused connection
+// fails after the request was written (an idempotent request, RFC 9110
+// §9.2.2, whose body can be sent again), with the same headers: with a
+// token the server may already have recorded, so the retry would be
+// refused as a replay. This transport sends every attempt in the form
+// http.Transport never resends (its documented rule: a request with a
+// body and no GetBody) and makes that one retry itself, with a new token.
+//
 // Once a redirect chain has left the first request's scheme and host, its
 // hops are sent unsigned, as http.Client drops credentials on such
 // redirects: a token signed for an unexpected host could be replayed from
@@ -82,19 +90,73 @@ type signingTransport struct {
 }
 
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// A RoundTripper must not modify the caller's request.
-	out := req.Clone(req.Context())
 	if crossedHosts(req) {
+		// A RoundTripper must not modify the caller's request.
+		out := req.Clone(req.Context())
 		out.Header.Del("Authorization")
 		return t.base.RoundTrip(out)
 	}
+	resp, err := t.attempt(req, false)
+	if err == nil || req.Context().Err() != nil || !replayable(req) {
+		return resp, err
+	}
+	return t.attempt(req, true)
+}
+
+// attempt sends a clone of req signed with a fresh token; a retry takes
+// the body anew from req.GetBody.
+func (t *signingTransport) attempt(req *http.Request, retry bool) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	if retry && req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		out.Body = body
+	}
 	if err := t.signer.SignRequest(out); err != nil {
-		if req.Body != nil {
-			req.Body.Close()
+		if out.Body != nil {
+			out.Body.Close()
 		}
 		return nil, err
 	}
+	out.GetBody = nil
+	if (out.Body == nil || out.Body == http.NoBody) && transportRetries(out) {
+		// An empty body that is not NoBody: http.Transport then never
+		// resends the request. For GET, HEAD, DELETE and OPTIONS it probes
+		// the body and sends none; for the others it would send a
+		// zero-length chunked body, so they get one only when net/http
+		// would resend them (TRACE, an Idempotency-Key header).
+		out.Body = emptyBody{}
+	}
 	return t.base.RoundTrip(out)
+}
+
+// transportRetries reports whether http.Transport may resend req on its
+// own (its documented rule for a request without a body), or sends it
+// without a body all the same when given an empty one (DELETE).
+func transportRetries(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+// emptyBody is a request body with nothing in it.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
+// replayable: idempotent (RFC 9110 §9.2.2) and with a body that can be
+// sent again.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	}
+	return false
 }
 
 // crossedHosts reports whether any hop of req's redirect chain changed

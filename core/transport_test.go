@@ -217,3 +217,56 @@ func TestTransport(t *testing.T) {
 		t.Fatalf("tokens sent to another host on redirect: %q", leaked)
 	}
 }
+
+// TestTransportRetryGetsFreshToken: a server that reads a request on a
+// reused connection and closes it without answering makes http.Transport
+// resend an idempotent request on its own. Each attempt must carry its
+// own token (the server has recorded the first), and the call succeeds.
+func TestTransportRetryGetsFreshToken(t *testing.T) {
+	w := newWorld(t)
+	v := newTestVerifier(t, w.keys)
+	var (
+		mu     sync.Mutex
+		tokens []string
+		calls  int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tokens = append(tokens, r.Header.Get("Authorization"))
+		calls++
+		drop := calls == 2
+		mu.Unlock()
+		if drop { // the second request: read, then the connection closes unanswered
+			conn, _, err := http.NewResponseController(rw).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if _, err := v.VerifyRequest(r); err != nil {
+			http.Error(rw, err.Error(), http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	s, _ := asymjwt.NewSigner("alice", w.aliceEd.key)
+	client := &http.Client{Transport: s.Transport(&http.Transport{})}
+	for i := range 2 {
+		resp, err := client.Get(srv.URL + "/x")
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("call %d: status %d, want 200", i, resp.StatusCode)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) != 3 {
+		t.Fatalf("server saw %d attempts, want 3 (one, then one dropped and its retry)", len(tokens))
+	}
+	if tokens[1] == tokens[2] {
+		t.Error("the retry of a dropped request carried the token of the attempt the server had read")
+	}
+}

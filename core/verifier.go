@@ -22,6 +22,8 @@ import (
 type verifierConfig struct {
 	customClock     bool
 	tolerance       time.Duration
+	maxClockSkew    time.Duration
+	skewSet         bool
 	audiences       []string
 	replay          ReplayStore
 	clock           func() time.Time
@@ -35,6 +37,7 @@ type verifierConfig struct {
 	observer        func(context.Context, Outcome)
 	logger          *slog.Logger
 	realm           string
+	audienceHint    string
 }
 
 // KeyUseRecorder is implemented by key stores that track when each key
@@ -48,13 +51,18 @@ type KeyUseRecorder interface {
 // maxKeysTried bounds the signature checks for a token without kid.
 const maxKeysTried = 8
 
-// Verifier checks tokens (SPEC §1.5). It is safe for concurrent use;
+// Verifier checks tokens (docs/PROTOCOL.md §1.5). It is safe for concurrent use;
 // build one per service and share it.
 type Verifier struct {
 	keys      KeyStore
 	cfg       verifierConfig
 	keyInfo   keyInfoCache
 	challenge string
+	// lifetime: how long after a token's claimed time this verifier could
+	// accept it, by its own clock or one up to maxClockSkew behind.
+	lifetime time.Duration
+	// retaining is cfg.replay when it decides expiries itself.
+	retaining RetainingReplayStore
 }
 
 // Request is what a token may be bound to: the request it arrived with.
@@ -72,7 +80,10 @@ type Request struct {
 	Body func(limit int64) ([]byte, error)
 }
 
-// NewVerifier returns a Verifier that finds keys in keys.
+// NewVerifier returns a Verifier that finds keys in keys. It fails with
+// an error wrapping ErrReplayRetention when its replay store implements
+// RetainingReplayStore and cannot keep entries for this verifier's
+// ReplayLifetime.
 func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 	if keys == nil {
 		return nil, errors.New("asymjwt: NewVerifier needs a KeyStore")
@@ -84,13 +95,19 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		maxTokenSize: DefaultMaxTokenSize,
 		maxBodySize:  DefaultMaxBodySize,
 		realm:        "asymjwt",
+		audienceHint: "WithAudience",
 	}
 	for _, o := range opts {
 		o.applyVerifier(&cfg)
 	}
+	if !cfg.skewSet {
+		cfg.maxClockSkew = cfg.tolerance
+	}
 	switch {
 	case cfg.tolerance <= 0 || cfg.tolerance > MaxTolerance:
 		return nil, fmt.Errorf("asymjwt: tolerance must be in (0, %v]", MaxTolerance)
+	case cfg.maxClockSkew < 0 || cfg.maxClockSkew > MaxTolerance:
+		return nil, fmt.Errorf("asymjwt: maximum clock skew must be in [0, %v]", MaxTolerance)
 	case cfg.scheme == "" || strings.ContainsAny(cfg.scheme, " \t"):
 		return nil, errors.New("asymjwt: scheme must be one word")
 	case cfg.maxTokenSize <= 0 || cfg.maxBodySize < 0:
@@ -109,6 +126,19 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 			cfg.replay = processReplayStore()
 		}
 	}
+	// docs/PROTOCOL.md §1.6: the entry must outlive this verifier's window as seen by
+	// any verifier whose clock is up to maxClockSkew away; 1 s more covers
+	// the closed window boundary and whole-second token times.
+	lifetime := cfg.tolerance + cfg.maxClockSkew + time.Second
+	retaining, _ := cfg.replay.(RetainingReplayStore)
+	if retaining != nil {
+		if err := retaining.Retain(lifetime); err != nil {
+			if !errors.Is(err, ErrReplayRetention) {
+				err = fmt.Errorf("%w: %w", ErrReplayRetention, err)
+			}
+			return nil, err
+		}
+	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
@@ -116,20 +146,28 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		keys:      keys,
 		cfg:       cfg,
 		challenge: fmt.Sprintf(`%s realm="%s", error="invalid_token"`, cfg.scheme, cfg.realm),
+		lifetime:  lifetime,
+		retaining: retaining,
 	}, nil
 }
+
+// ReplayLifetime is how long after a token's claimed time this verifier
+// needs its replay entry kept: tolerance + maximum clock skew + 1 s
+// (docs/PROTOCOL.md §1.6). A store shared with other verifiers must keep entries for
+// the longest lifetime of them all.
+func (v *Verifier) ReplayLifetime() time.Duration { return v.lifetime }
 
 // Verify checks a bare token (no Authorization scheme) that is bound to no
 // request: a token carrying qsh or bh is refused here, as are all tokens
 // when request or body binding is required. On success the nonce has been
 // recorded: the same token is refused from then on.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) {
-	return v.finish(ctx, token, nil)
+	return v.finish(ctx, token, nil, v.start())
 }
 
 // VerifyToken checks a bare token against the request it came with.
 func (v *Verifier) VerifyToken(ctx context.Context, token string, req *Request) (*Identity, error) {
-	return v.finish(ctx, token, req)
+	return v.finish(ctx, token, req, v.start())
 }
 
 // Authenticate runs the whole check for one request: authorization holds
@@ -137,16 +175,17 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string, req *Request) 
 // request for qsh and bh. It is what the middleware of every framework
 // calls.
 func (v *Verifier) Authenticate(ctx context.Context, authorization []string, req *Request) (*Identity, error) {
+	start := v.start()
 	token, err := v.TokenFromHeader(authorization)
 	if err != nil {
-		v.report(ctx, nil, err, nil)
+		v.report(ctx, nil, err, nil, start)
 		return nil, err
 	}
-	return v.finish(ctx, token, req)
+	return v.finish(ctx, token, req, start)
 }
 
-// TokenFromHeader extracts the token from Authorization values (SPEC
-// §1.1): exactly one value, with this verifier's scheme.
+// TokenFromHeader extracts the token from Authorization values
+// (docs/PROTOCOL.md §1.1): exactly one value, with this verifier's scheme.
 func (v *Verifier) TokenFromHeader(values []string) (string, error) {
 	switch {
 	case len(values) == 0 || len(values) == 1 && strings.TrimSpace(values[0]) == "":
@@ -161,7 +200,7 @@ func (v *Verifier) TokenFromHeader(values []string) (string, error) {
 	}
 	scheme, token, ok := strings.Cut(strings.TrimLeft(value, " "), " ")
 	if !ok || !strings.EqualFold(scheme, v.cfg.scheme) {
-		return "", ErrScheme
+		return "", v.schemeError(scheme, ok)
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
@@ -170,19 +209,67 @@ func (v *Verifier) TokenFromHeader(values []string) (string, error) {
 	return token, nil
 }
 
-func (v *Verifier) finish(ctx context.Context, token string, req *Request) (*Identity, error) {
+// maxSchemeShown bounds the scheme word quoted in an error.
+const maxSchemeShown = 20
+
+// schemeError says what the Authorization value started with and what was
+// expected. It quotes the first word only when it looks like a scheme
+// (no dot, so never a token; truncated, non-token characters replaced):
+// a value of one word is a token sent without the scheme, or the scheme
+// without a token.
+func (v *Verifier) schemeError(first string, twoWords bool) error {
+	want := v.cfg.scheme + " <token>"
+	switch {
+	case !twoWords && strings.EqualFold(first, v.cfg.scheme):
+		return fmt.Errorf("%w: scheme %q with no token after it; expected %q", ErrScheme, v.cfg.scheme, want)
+	case !twoWords || strings.Contains(first, "."):
+		return fmt.Errorf("%w: no scheme word before the credential; expected %q", ErrScheme, want)
+	}
+	shown := []byte(first[:min(len(first), maxSchemeShown)])
+	for i, c := range shown {
+		if !isTokenChar(c) {
+			shown[i] = '?'
+		}
+	}
+	ellipsis := ""
+	if len(first) > maxSchemeShown {
+		ellipsis = "..."
+	}
+	return fmt.Errorf("%w: got scheme %q%s, expected %q", ErrScheme, shown, ellipsis, want)
+}
+
+// isTokenChar reports whether c may appear in an HTTP token (RFC 9110
+// §5.6.2), the syntax of an auth-scheme.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func (v *Verifier) finish(ctx context.Context, token string, req *Request, start time.Time) (*Identity, error) {
 	id, t, err := v.verify(ctx, token, req)
-	v.report(ctx, id, err, t)
+	v.report(ctx, id, err, t, start)
 	return id, err
 }
 
-func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parsedToken) {
+// start is when a verification began, for Outcome.Elapsed: read only
+// when an observer will get it.
+func (v *Verifier) start() time.Time {
+	if v.cfg.observer == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parsedToken, start time.Time) {
 	var username, kid string
 	if t != nil {
 		username, kid = t.username, t.kid
 	}
 	if v.cfg.observer != nil {
-		v.cfg.observer(ctx, Outcome{Identity: id, Err: err, Username: username, KeyID: kid})
+		v.cfg.observer(ctx, Outcome{Identity: id, Err: err, Username: username, KeyID: kid, Elapsed: time.Since(start)})
 	}
 	l := v.cfg.logger
 	switch {
@@ -204,7 +291,7 @@ func (v *Verifier) report(ctx context.Context, id *Identity, err error, t *parse
 	}
 }
 
-// verify runs SPEC §1.5 steps 1-7 in order.
+// verify runs docs/PROTOCOL.md §1.5 steps 1-7 in order.
 func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Identity, *parsedToken, error) {
 	// 1. Size, before any parsing.
 	if len(token) > v.cfg.maxTokenSize {
@@ -224,7 +311,7 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 	now := v.cfg.clock()
 	issued := time.Unix(t.time, 0)
 	if d := now.Sub(issued); d > v.cfg.tolerance || d < -v.cfg.tolerance {
-		return nil, t, fmt.Errorf("%w: time %d is %v from now", ErrStale, t.time, d.Round(time.Second))
+		return nil, t, fmt.Errorf("%w: token issued %s, outside the ±%v tolerance", ErrStale, issuedAgo(d, v.cfg.tolerance), v.cfg.tolerance)
 	}
 	// 6. Extensions.
 	if err := v.checkAudience(t); err != nil {
@@ -238,12 +325,18 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 	// still be open when the nonce is recorded, or the store would guard
 	// an entry that has already expired.
 	if d := v.cfg.clock().Sub(issued); d > v.cfg.tolerance {
-		return nil, t, fmt.Errorf("%w: the window closed while the request was read", ErrStale)
+		return nil, t, fmt.Errorf("%w: token issued %s: the ±%v tolerance ran out while the request was read",
+			ErrStale, issuedAgo(d, v.cfg.tolerance), v.cfg.tolerance)
 	}
 	// 7. Only now, with everything else checked, record the nonce: an
 	// attacker without a key can never fill the store.
 	key := replayKey(t.username, t.time, t.nonce, t.aud)
-	fresh, err := v.cfg.replay.Claim(ctx, key, issued.Add(v.cfg.tolerance+time.Second))
+	var fresh bool
+	if v.retaining != nil {
+		fresh, err = v.retaining.ClaimIssued(ctx, key, issued)
+	} else {
+		fresh, err = v.cfg.replay.Claim(ctx, key, issued.Add(v.lifetime))
+	}
 	if err != nil {
 		if !errors.Is(err, ErrStoreUnavailable) {
 			err = fmt.Errorf("%w: replay store: %w", ErrStoreUnavailable, err)
@@ -268,6 +361,20 @@ func (v *Verifier) verify(ctx context.Context, token string, req *Request) (*Ide
 		verifier:     v,
 		token:        token,
 	}, t, nil
+}
+
+// issuedAgo words the age d of a token outside tolerance: "25s ago" or
+// "25s in the future", to the millisecond when whole seconds would read
+// as inside the tolerance.
+func issuedAgo(d, tolerance time.Duration) string {
+	r := d.Round(time.Second)
+	if r.Abs() <= tolerance {
+		r = d.Round(time.Millisecond)
+	}
+	if r < 0 {
+		return (-r).String() + " in the future"
+	}
+	return r.String() + " ago"
 }
 
 // checkSignature finds the user's key and checks alg and signature. It
@@ -345,7 +452,7 @@ func (v *Verifier) checkAudience(t *parsedToken) error {
 		}
 	}
 	if len(v.cfg.audiences) == 0 {
-		return fmt.Errorf("%w: token names an audience, this verifier has none (WithAudience)", ErrAudience)
+		return fmt.Errorf("%w: token is for %q, this verifier has no audience (set one with %s)", ErrAudience, t.aud, v.cfg.audienceHint)
 	}
 	return fmt.Errorf("%w: token is for %q", ErrAudience, t.aud)
 }

@@ -492,6 +492,8 @@ func TestNewVerifierRefusesBadConfig(t *testing.T) {
 		{"quote in realm", keys, []asymjwt.VerifierOption{asymjwt.WithRealm(`a"b`)}},
 		{"zero token size", keys, []asymjwt.VerifierOption{asymjwt.WithMaxTokenSize(0)}},
 		{"tolerance over an hour", keys, []asymjwt.VerifierOption{asymjwt.WithTolerance(100 * 365 * 24 * time.Hour)}},
+		{"negative clock skew", keys, []asymjwt.VerifierOption{asymjwt.WithMaxClockSkew(-time.Second)}},
+		{"clock skew over an hour", keys, []asymjwt.VerifierOption{asymjwt.WithMaxClockSkew(time.Hour + time.Second)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -562,5 +564,58 @@ func TestDefaultReplayStoreIsShared(t *testing.T) {
 	}
 	if _, err := grpcSide.Verify(context.Background(), token); !errors.Is(err, asymjwt.ErrReplay) {
 		t.Fatalf("err = %v, want ErrReplay", err)
+	}
+}
+
+// TestErrorMessages: the detail logged for a stale token says how old it
+// is, in words, with the tolerance; a scheme error says what came and
+// what was expected, never quoting the token.
+func TestErrorMessages(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	token := edParty(t, keys)
+	clock := func() time.Time { return time.Unix(now, 0) }
+	v := newTestVerifier(t, keys, asymjwt.WithClock(clock))
+	tok := token(now)
+	stale := []struct {
+		name, token, want string
+	}{
+		{"25 s old", token(now - 25), "token issued 25s ago, outside the ±20s tolerance"},
+		{"25 s ahead", token(now + 25), "token issued 25s in the future, outside the ±20s tolerance"},
+		{"20.4 s old", token(now - 20), "token issued 20.4s ago, outside the ±20s tolerance"},
+	}
+	late := newTestVerifier(t, keys, asymjwt.WithClock(func() time.Time { return time.Unix(now, 400*1e6) }))
+	for _, tt := range stale {
+		t.Run(tt.name, func(t *testing.T) {
+			v := v
+			if tt.name == "20.4 s old" {
+				v = late
+			}
+			_, err := v.Verify(context.Background(), tt.token)
+			if !errors.Is(err, asymjwt.ErrStale) || !strings.HasSuffix(err.Error(), tt.want) {
+				t.Fatalf("err = %v; want ErrStale ending %q", err, tt.want)
+			}
+		})
+	}
+	scheme := []struct {
+		name, value, want string
+	}{
+		{"other scheme", "Bearer " + tok, `got scheme "Bearer", expected "JWT <token>"`},
+		{"scheme word missing", tok, `no scheme word before the credential; expected "JWT <token>"`},
+		{"token glued to the scheme", "JWT" + tok, `no scheme word before the credential; expected "JWT <token>"`},
+		{"token first", tok + " JWT", `no scheme word before the credential; expected "JWT <token>"`},
+		{"scheme alone", "jwt", `scheme "JWT" with no token after it; expected "JWT <token>"`},
+		{"long word truncated", strings.Repeat("X", 64) + " " + tok, `got scheme "` + strings.Repeat("X", 20) + `"..., expected "JWT <token>"`},
+		{"control bytes replaced", "Bea\x01rer\x7f " + tok, `got scheme "Bea?rer?", expected "JWT <token>"`},
+	}
+	for _, tt := range scheme {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.TokenFromHeader([]string{tt.value})
+			if !errors.Is(err, asymjwt.ErrScheme) || !strings.HasSuffix(err.Error(), tt.want) {
+				t.Fatalf("err = %v; want ErrScheme ending %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), tok[:20]) {
+				t.Fatalf("err = %v quotes the token", err)
+			}
+		})
 	}
 }

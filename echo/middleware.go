@@ -70,28 +70,42 @@ func MiddlewareWithConfig(v *asymjwt.Verifier, config Config) echo.MiddlewareFun
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if _, ok := v.Authenticated(c.Request().Context(), c.Request().Header.Values("Authorization")); ok {
-				return next(c) // an outer layer of this middleware already did it
+			r := c.Request()
+			authorization := asymjwt.AuthorizationValues(r.Header)
+			if _, ok := v.Authenticated(r.Context(), authorization); ok {
+				return next(c) // an outer layer of this middleware already did it, for this request
 			}
 			if config.Skipper(c) {
+				anonymous(c)
 				return next(c)
 			}
-			r := c.Request()
-			id, err := v.VerifyRequest(r)
+			id, err := v.Authenticate(r.Context(), authorization, asymjwt.HTTPRequest(r))
 			switch {
 			case err == nil:
-				c.SetRequest(r.WithContext(asymjwt.NewContext(r.Context(), id)))
+				ctx, end := v.NewRequestContext(r.Context(), id)
+				defer end()
+				c.SetRequest(r.WithContext(ctx))
 				if config.SuccessHandler != nil {
 					if err := config.SuccessHandler(c, id); err != nil {
 						return err
 					}
 				}
 			case config.Optional && asymjwt.IsAnonymous(err):
+				anonymous(c)
 			default:
 				return config.ErrorHandler(c, err)
 			}
 			return next(c)
 		}
+	}
+}
+
+// anonymous hides from the rest of the chain an identity the request's
+// context carried that this middleware did not verify for it.
+func anonymous(c echo.Context) {
+	r := c.Request()
+	if ctx := asymjwt.WithoutIdentity(r.Context()); ctx != r.Context() {
+		c.SetRequest(r.WithContext(ctx))
 	}
 }
 

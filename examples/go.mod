@@ -3,8 +3,8 @@ module github.com/asymjwt/asymjwt/examples
 go 1.26.0
 
 require (
-	github.com/asymjwt/asymjwt/core v0.0.0
-	github.com/asymjwt/asymjwt/grpcauth v0.0.0
+	github.com/asymjwt/asymjwt/core v0.1.0
+	github.com/asymjwt/asymjwt/grpcauth v0.1.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/labstack/echo/v4 v4.16.0
@@ -51,9 +51,9 @@ require (
 )
 
 require (
-	github.com/asymjwt/asymjwt/echo v0.0.0
-	github.com/asymjwt/asymjwt/fiber v0.0.0
-	github.com/asymjwt/asymjwt/gin v0.0.0
+	github.com/asymjwt/asymjwt/echo v0.1.0
+	github.com/asymjwt/asymjwt/fiber v0.1.0
+	github.com/asymjwt/asymjwt/gin v0.1.0
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/net v0.62.0 // indirect

@@ -41,6 +41,8 @@
 // and required on a group: a request it already authenticated
 // ([asymjwt.Verifier.Authenticated]) is passed on without being verified
 // again, which would refuse its single-use token as a replay.
+// The identity vouches for that request only, while the chain runs: one
+// a context already carries from an earlier request vouches for nothing.
 //
 // To hash multipart/form-data bodies (bh), set fiber.Config's
 // DisablePreParseMultipartForm: fasthttp otherwise parses such bodies

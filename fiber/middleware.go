@@ -2,6 +2,7 @@ package asymjwtfiber
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,9 +73,6 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 		cfg.ErrorHandler = refuse
 	}
 	return func(c *fiber.Ctx) error {
-		if cfg.Next != nil && cfg.Next(c) {
-			return c.Next()
-		}
 		// Every value, matched case-insensitively whatever fiber's header
 		// normalization, so that two credentials are seen and refused.
 		var values []string
@@ -83,20 +81,30 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 				values = append(values, string(value))
 			}
 		})
-		if _, ok := v.Authenticated(c.UserContext(), values); ok {
-			return c.Next() // an outer layer of this middleware already did it
-		}
 		ctx := c.UserContext()
+		if _, ok := v.Authenticated(ctx, values); ok {
+			return c.Next() // an outer layer of this middleware already did it, for this request
+		}
+		if cfg.Next != nil && cfg.Next(c) {
+			anonymous(c, ctx)
+			return c.Next()
+		}
 		id, err := v.Authenticate(ctx, values, request(c))
 		switch {
 		case err == nil:
-			c.SetUserContext(asymjwt.NewContext(ctx, id))
+			// Vouched for until the chain returns: a RequestCtx reused for
+			// the next request (fasthttp) still carries the identity, which
+			// then vouches for nothing.
+			ctx, end := v.NewRequestContext(ctx, id)
+			defer end()
+			c.SetUserContext(ctx)
 			if cfg.SuccessHandler != nil {
 				if err := cfg.SuccessHandler(c, id); err != nil {
 					return err
 				}
 			}
 		case cfg.Optional && asymjwt.IsAnonymous(err):
+			anonymous(c, ctx)
 		default:
 			if c.Request().IsBodyStream() {
 				// fasthttp (StreamRequestBody) would read what is left of
@@ -106,6 +114,15 @@ func New(v *asymjwt.Verifier, config ...Config) fiber.Handler {
 			return cfg.ErrorHandler(c, err)
 		}
 		return c.Next()
+	}
+}
+
+// anonymous hides from the rest of the chain an identity ctx, c's user
+// context, carried that this middleware did not verify for the request
+// (one left on a reused RequestCtx).
+func anonymous(c *fiber.Ctx, ctx context.Context) {
+	if anon := asymjwt.WithoutIdentity(ctx); anon != ctx {
+		c.SetUserContext(anon)
 	}
 }
 

@@ -417,8 +417,9 @@ func TestStreamedRefusalClosesConnection(t *testing.T) {
 }
 
 // TestReusedRequestCtx: fasthttp reuses RequestCtx objects; one that is
-// reused without a reset still carries the last identity, which must not
-// vouch for another credential.
+// reused without a reset still carries the last identity, which must
+// vouch for nothing: not for another credential, not for the same token
+// sent again (a replay), not for an anonymous request in optional mode.
 func TestReusedRequestCtx(t *testing.T) {
 	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
 	if err != nil {
@@ -433,28 +434,56 @@ func TestReusedRequestCtx(t *testing.T) {
 	}
 	signer, _ := asymjwt.NewSigner("alice", key)
 	token, _ := signer.Token()
-	app := fiber.New()
-	app.Use(asymjwtfiber.New(v))
-	app.Get("/", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
-	h := app.Handler()
-	fctx := &fasthttp.RequestCtx{}
-	fctx.Request.SetRequestURI("/")
-	for _, st := range []struct {
-		auth string
-		want int
+	other, _ := signer.Token()
+	for _, tc := range []struct {
+		name   string
+		config asymjwtfiber.Config
+		steps  []struct {
+			auth string
+			want int
+		}
 	}{
-		{signer.AuthorizationValue(token), fiber.StatusNoContent},
-		{"JWT not.a.token", fiber.StatusUnauthorized},
-		{"", fiber.StatusUnauthorized},
+		{"required", asymjwtfiber.Config{}, []struct {
+			auth string
+			want int
+		}{
+			{signer.AuthorizationValue(token), fiber.StatusOK},
+			{signer.AuthorizationValue(token), fiber.StatusUnauthorized}, // replayed
+			{"JWT not.a.token", fiber.StatusUnauthorized},
+			{"", fiber.StatusUnauthorized},
+		}},
+		{"optional", asymjwtfiber.Config{Optional: true}, []struct {
+			auth string
+			want int
+		}{
+			{signer.AuthorizationValue(other), fiber.StatusOK},
+			{"", fiber.StatusNoContent}, // anonymous, whatever the context still carries
+			{signer.AuthorizationValue(other), fiber.StatusUnauthorized},
+		}},
 	} {
-		fctx.Request.Header.Del("Authorization")
-		if st.auth != "" {
-			fctx.Request.Header.Set("Authorization", st.auth)
-		}
-		fctx.Response.Reset() // the user values are deliberately left as they were
-		h(fctx)
-		if got := fctx.Response.StatusCode(); got != st.want {
-			t.Fatalf("Authorization %q: status %d, want %d", st.auth, got, st.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			app := fiber.New()
+			app.Use(asymjwtfiber.New(v, tc.config))
+			app.Get("/", func(c *fiber.Ctx) error {
+				if _, ok := asymjwtfiber.Identity(c); ok {
+					return c.SendStatus(fiber.StatusOK)
+				}
+				return c.SendStatus(fiber.StatusNoContent)
+			})
+			h := app.Handler()
+			fctx := &fasthttp.RequestCtx{}
+			fctx.Request.SetRequestURI("/")
+			for i, st := range tc.steps {
+				fctx.Request.Header.Del("Authorization")
+				if st.auth != "" {
+					fctx.Request.Header.Set("Authorization", st.auth)
+				}
+				fctx.Response.Reset() // the user values are deliberately left as they were
+				h(fctx)
+				if got := fctx.Response.StatusCode(); got != st.want {
+					t.Fatalf("request %d, Authorization %.20q: status %d, want %d", i, st.auth, got, st.want)
+				}
+			}
+		})
 	}
 }

@@ -71,24 +71,29 @@ func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
 		o(&cfg)
 	}
 	return func(c *gin.Context) {
-		if _, ok := v.Authenticated(c.Request.Context(), c.Request.Header.Values("Authorization")); ok {
-			c.Next() // an outer layer of this middleware already did it
+		authorization := asymjwt.AuthorizationValues(c.Request.Header)
+		if _, ok := v.Authenticated(c.Request.Context(), authorization); ok {
+			c.Next() // an outer layer of this middleware already did it, for this request
 			return
 		}
 		if cfg.skipper != nil && cfg.skipper(c) || c.FullPath() != "" && slices.Contains(cfg.skipPaths, c.FullPath()) {
+			anonymous(c)
 			c.Next()
 			return
 		}
-		id, err := v.VerifyRequest(c.Request)
+		id, err := v.Authenticate(c.Request.Context(), authorization, asymjwt.HTTPRequest(c.Request))
 		switch {
 		case err == nil:
-			c.Request = c.Request.WithContext(asymjwt.NewContext(c.Request.Context(), id))
+			ctx, end := v.NewRequestContext(c.Request.Context(), id)
+			defer end()
+			c.Request = c.Request.WithContext(ctx)
 			if cfg.onSuccess != nil {
 				if cfg.onSuccess(c, id); c.IsAborted() {
 					return
 				}
 			}
 		case cfg.optional && asymjwt.IsAnonymous(err):
+			anonymous(c)
 		case cfg.onError != nil:
 			if cfg.onError(c, err); !c.Writer.Written() && c.Writer.Status() == http.StatusOK {
 				v.WriteError(c.Writer, err, false)
@@ -102,6 +107,14 @@ func Middleware(v *asymjwt.Verifier, opts ...Option) gin.HandlerFunc {
 			return
 		}
 		c.Next()
+	}
+}
+
+// anonymous hides from the rest of the chain an identity the request's
+// context carried that this middleware did not verify for it.
+func anonymous(c *gin.Context) {
+	if ctx := asymjwt.WithoutIdentity(c.Request.Context()); ctx != c.Request.Context() {
+		c.Request = c.Request.WithContext(ctx)
 	}
 }
 

@@ -84,7 +84,7 @@ func BenchmarkUnary(b *testing.B) {
 			})
 			b.Run("EndToEnd", func(b *testing.B) {
 				c := benchClient(b, grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(strict)))
-				creds := grpc.PerRPCCredentials(grpcauth.NewCredentials(signer, grpcauth.InsecureAllowPlaintext()))
+				creds := grpc.PerRPCCredentials(mustCredentials(b, signer, grpcauth.InsecureAllowPlaintext()))
 				b.ReportAllocs()
 				b.ResetTimer()
 				defer reportCPU(b)()

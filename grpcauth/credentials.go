@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	"google.golang.org/grpc/codes"
@@ -26,30 +27,38 @@ func InsecureAllowPlaintext() CredentialsOption {
 // grpc.WithPerRPCCredentials, or for one call with grpc.PerRPCCredentials.
 //
 // The token's other claims come from the Signer: asymjwt.WithAudience
-// names the service it is for (use it), asymjwt.WithScheme the scheme
-// word. A Signer built with asymjwt.WithBodyHash is refused: gRPC calls
-// cannot be body-bound and the server refuses such tokens.
+// names the service it is for (use it, unless the server is the Python
+// library asymmetric_jwt_auth, which refuses every token carrying aud),
+// asymjwt.WithScheme the scheme word. A Signer built with
+// asymjwt.WithBodyHash is refused (ErrBodyHash): gRPC calls cannot be
+// body-bound, and the server refuses tokens with a bh claim.
 type Credentials struct {
 	signer     *asymjwt.Signer
 	requireTLS bool
 }
 
+// ErrBodyHash is NewCredentials' error for a Signer built with
+// asymjwt.WithBodyHash: an interceptor sees decoded messages, not the
+// bytes a client could hash, so the server refuses every token with a bh
+// claim, and every call would be refused.
+var ErrBodyHash = errors.New("grpcauth: the Signer hashes bodies (asymjwt.WithBodyHash); gRPC calls cannot be body-bound")
+
 // NewCredentials returns per-RPC credentials that sign with signer. They
 // require transport security unless InsecureAllowPlaintext is given. It
-// panics if signer is nil or hashes bodies (asymjwt.WithBodyHash): every
-// call would be refused.
-func NewCredentials(signer *asymjwt.Signer, opts ...CredentialsOption) *Credentials {
+// returns an error if signer is nil, or ErrBodyHash if it hashes bodies
+// (asymjwt.WithBodyHash).
+func NewCredentials(signer *asymjwt.Signer, opts ...CredentialsOption) (*Credentials, error) {
 	if signer == nil {
-		panic("grpcauth: nil *asymjwt.Signer")
+		return nil, errors.New("grpcauth: NewCredentials needs a *asymjwt.Signer")
 	}
 	if signer.HashesBody() {
-		panic("grpcauth: the Signer hashes bodies (asymjwt.WithBodyHash); gRPC calls cannot be body-bound")
+		return nil, ErrBodyHash
 	}
 	c := &Credentials{signer: signer, requireTLS: true}
 	for _, o := range opts {
 		o(c)
 	}
-	return c
+	return c, nil
 }
 
 // GetRequestMetadata implements credentials.PerRPCCredentials. It fails

@@ -39,7 +39,7 @@ func TestGetRequestMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := grpcauth.NewCredentials(mustSigner(t, "alice", key, asymjwt.WithAudience(audience)))
+	creds := mustCredentials(t, mustSigner(t, "alice", key, asymjwt.WithAudience(audience)))
 
 	md, err := creds.GetRequestMetadata(requestInfo(methodUnary, credentials.PrivacyAndIntegrity), "https://localhost/grpc.testing.TestService")
 	if err != nil {
@@ -73,13 +73,13 @@ func TestGetRequestMetadataRefuses(t *testing.T) {
 		ctx   context.Context
 		code  codes.Code
 	}{
-		{"no request info", grpcauth.NewCredentials(signer), context.Background(), codes.Internal},
-		{"no request info, plaintext allowed", grpcauth.NewCredentials(signer, grpcauth.InsecureAllowPlaintext()), context.Background(), codes.Internal},
-		{"empty method", grpcauth.NewCredentials(signer), requestInfo("", credentials.PrivacyAndIntegrity), codes.Internal},
-		{"no transport security", grpcauth.NewCredentials(signer), requestInfo(methodUnary, credentials.NoSecurity), codes.Unauthenticated},
-		{"integrity only", grpcauth.NewCredentials(signer), requestInfo(methodUnary, credentials.IntegrityOnly), codes.Unauthenticated},
-		{"no auth info", grpcauth.NewCredentials(signer), credentials.NewContextWithRequestInfo(context.Background(), credentials.RequestInfo{Method: methodUnary}), codes.Unauthenticated},
-		{"signing fails", grpcauth.NewCredentials(failing), requestInfo(methodUnary, credentials.PrivacyAndIntegrity), codes.Unauthenticated},
+		{"no request info", mustCredentials(t, signer), context.Background(), codes.Internal},
+		{"no request info, plaintext allowed", mustCredentials(t, signer, grpcauth.InsecureAllowPlaintext()), context.Background(), codes.Internal},
+		{"empty method", mustCredentials(t, signer), requestInfo("", credentials.PrivacyAndIntegrity), codes.Internal},
+		{"no transport security", mustCredentials(t, signer), requestInfo(methodUnary, credentials.NoSecurity), codes.Unauthenticated},
+		{"integrity only", mustCredentials(t, signer), requestInfo(methodUnary, credentials.IntegrityOnly), codes.Unauthenticated},
+		{"no auth info", mustCredentials(t, signer), credentials.NewContextWithRequestInfo(context.Background(), credentials.RequestInfo{Method: methodUnary}), codes.Unauthenticated},
+		{"signing fails", mustCredentials(t, failing), requestInfo(methodUnary, credentials.PrivacyAndIntegrity), codes.Unauthenticated},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +90,7 @@ func TestGetRequestMetadataRefuses(t *testing.T) {
 		})
 	}
 	// The plaintext switch lifts only the transport check.
-	md, err := grpcauth.NewCredentials(signer, grpcauth.InsecureAllowPlaintext()).GetRequestMetadata(requestInfo(methodUnary, credentials.NoSecurity))
+	md, err := mustCredentials(t, signer, grpcauth.InsecureAllowPlaintext()).GetRequestMetadata(requestInfo(methodUnary, credentials.NoSecurity))
 	if err != nil || !strings.HasPrefix(md["authorization"], "JWT ") {
 		t.Fatalf("plaintext allowed: %v, %v", md, err)
 	}
@@ -105,10 +105,10 @@ func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 
 func TestRequireTransportSecurity(t *testing.T) {
 	s := mustSigner(t, "alice", mustKey(t, asymjwt.KindEd25519))
-	if !grpcauth.NewCredentials(s).RequireTransportSecurity() {
+	if !mustCredentials(t, s).RequireTransportSecurity() {
 		t.Error("transport security not required by default")
 	}
-	if grpcauth.NewCredentials(s, grpcauth.InsecureAllowPlaintext()).RequireTransportSecurity() {
+	if mustCredentials(t, s, grpcauth.InsecureAllowPlaintext()).RequireTransportSecurity() {
 		t.Error("InsecureAllowPlaintext still requires transport security")
 	}
 }
@@ -116,11 +116,11 @@ func TestRequireTransportSecurity(t *testing.T) {
 func TestScheme(t *testing.T) {
 	e := newEnv(t, bufTLS, serverSetup{verifierOpts: []asymjwt.VerifierOption{asymjwt.WithScheme("AsymJWT")}})
 	s := mustSigner(t, "alice", e.aliceKey, asymjwt.WithAudience(audience), asymjwt.WithScheme("AsymJWT"))
-	md, err := grpcauth.NewCredentials(s).GetRequestMetadata(requestInfo(methodUnary, credentials.PrivacyAndIntegrity))
+	md, err := mustCredentials(t, s).GetRequestMetadata(requestInfo(methodUnary, credentials.PrivacyAndIntegrity))
 	if err != nil || !strings.HasPrefix(md["authorization"], "AsymJWT ") {
 		t.Fatalf("%v, %v", md, err)
 	}
-	c := testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(s))))
+	c := testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(mustCredentials(t, s))))
 	if got, err := callUnary(t.Context(), c); err != nil || got != "alice" {
 		t.Fatalf("%q, %v", got, err)
 	}
@@ -133,7 +133,7 @@ func TestPerCallCredentials(t *testing.T) {
 		t.Run(tr.String(), func(t *testing.T) {
 			e := newEnv(t, tr, serverSetup{})
 			c := e.bare(t)
-			creds := grpc.PerRPCCredentials(grpcauth.NewCredentials(e.signer))
+			creds := grpc.PerRPCCredentials(mustCredentials(t, e.signer))
 			for _, r := range rpcs {
 				t.Run(r.name, func(t *testing.T) {
 					if got, err := r.call(t.Context(), c, creds); err != nil || got != r.wantUsers("alice") {
@@ -176,14 +176,14 @@ func TestPlaintext(t *testing.T) {
 	e := newEnv(t, bufPlain, serverSetup{})
 
 	t.Run("refused for the connection", func(t *testing.T) {
-		if _, err := e.newClient(t, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(e.signer))); err == nil {
+		if _, err := e.newClient(t, grpc.WithPerRPCCredentials(mustCredentials(t, e.signer))); err == nil {
 			t.Fatal("grpc.NewClient accepted secure credentials on a plaintext connection")
 		}
 	})
 	t.Run("refused per call", func(t *testing.T) {
 		c := e.bare(t)
 		for _, r := range rpcs {
-			_, err := r.call(t.Context(), c, grpc.PerRPCCredentials(grpcauth.NewCredentials(e.signer)))
+			_, err := r.call(t.Context(), c, grpc.PerRPCCredentials(mustCredentials(t, e.signer)))
 			if status.Code(err) != codes.Unauthenticated {
 				t.Fatalf("%s: %v; want Unauthenticated from the client", r.name, err)
 			}
@@ -193,7 +193,7 @@ func TestPlaintext(t *testing.T) {
 		}
 	})
 	t.Run("allowed with InsecureAllowPlaintext", func(t *testing.T) {
-		creds := grpcauth.NewCredentials(e.signer, grpcauth.InsecureAllowPlaintext())
+		creds := mustCredentials(t, e.signer, grpcauth.InsecureAllowPlaintext())
 		conn := testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(creds)))
 		bare := e.bare(t)
 		for _, r := range rpcs {
@@ -212,7 +212,7 @@ func TestPlaintext(t *testing.T) {
 func TestSigningFailure(t *testing.T) {
 	e := newEnv(t, bufTLS, serverSetup{})
 	s := mustSigner(t, "alice", failingSigner{e.aliceKey}, asymjwt.WithAudience(audience))
-	c := testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(s))))
+	c := testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(mustCredentials(t, s))))
 	for _, r := range rpcs {
 		if _, err := r.call(t.Context(), c); status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("%s: %v; want Unauthenticated", r.name, err)
@@ -223,7 +223,10 @@ func TestSigningFailure(t *testing.T) {
 	}
 }
 
-func TestNewCredentialsPanics(t *testing.T) {
+// TestNewCredentialsRefuses: a misuse is an error from the constructor,
+// not a panic, and the README's promise holds: a body-hashing Signer is
+// refused with ErrBodyHash.
+func TestNewCredentialsRefuses(t *testing.T) {
 	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
 	if err != nil {
 		t.Fatal(err)
@@ -231,18 +234,31 @@ func TestNewCredentialsPanics(t *testing.T) {
 	tests := []struct {
 		name   string
 		signer *asymjwt.Signer
+		want   error
 	}{
-		{"nil signer", nil},
-		{"body-hashing signer", mustSigner(t, "alice", key, asymjwt.WithBodyHash())},
+		{"nil signer", nil, nil},
+		{"body-hashing signer", mustSigner(t, "alice", key, asymjwt.WithBodyHash()), grpcauth.ErrBodyHash},
+		{"body-hashing signer, plaintext allowed", mustSigner(t, "alice", key, asymjwt.WithBodyHash(), asymjwt.WithRequestBinding()), grpcauth.ErrBodyHash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			grpcauth.NewCredentials(tt.signer)
+			c, err := grpcauth.NewCredentials(tt.signer, grpcauth.InsecureAllowPlaintext())
+			if err == nil || c != nil {
+				t.Fatalf("NewCredentials = %v, %v: want an error", c, err)
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
 		})
 	}
+}
+
+// mustCredentials is NewCredentials for a signer the test knows is fine.
+func mustCredentials(t testing.TB, s *asymjwt.Signer, opts ...grpcauth.CredentialsOption) *grpcauth.Credentials {
+	t.Helper()
+	c, err := grpcauth.NewCredentials(s, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -223,6 +223,7 @@ type serverSetup struct {
 	authOpts     []grpcauth.Option
 	unaryFirst   grpc.UnaryServerInterceptor  // runs before authentication
 	streamFirst  grpc.StreamServerInterceptor // runs before authentication
+	stacked      bool                         // the interceptors twice: Optional() outside, authOpts inside
 }
 
 // newEnv starts a server over tr with the test service, health and
@@ -262,6 +263,10 @@ func newEnv(t testing.TB, tr transport, setup serverSetup) *testEnv {
 	}
 	if setup.streamFirst != nil {
 		stream = append(stream, setup.streamFirst)
+	}
+	if setup.stacked {
+		unary = append(unary, grpcauth.UnaryServerInterceptor(v, grpcauth.Optional()))
+		stream = append(stream, grpcauth.StreamServerInterceptor(v, grpcauth.Optional()))
 	}
 	unary = append(unary, grpcauth.UnaryServerInterceptor(v, setup.authOpts...))
 	stream = append(stream, grpcauth.StreamServerInterceptor(v, setup.authOpts...))
@@ -333,7 +338,7 @@ func (e *testEnv) newClient(t testing.TB, opts ...grpc.DialOption) (*grpc.Client
 // client returns a TestService client that signs every call as alice.
 func (e *testEnv) client(t testing.TB) testgrpc.TestServiceClient {
 	t.Helper()
-	return testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(e.signer))))
+	return testgrpc.NewTestServiceClient(e.dial(t, grpc.WithPerRPCCredentials(mustCredentials(t, e.signer))))
 }
 
 // bare returns a TestService client that sends no credentials of its own.

@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"strings"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	"google.golang.org/grpc"
@@ -12,7 +13,7 @@ import (
 )
 
 // MetadataKey is the metadata key that carries the credential, as the
-// Authorization header does over HTTP (SPEC §1.1).
+// Authorization header does over HTTP (docs/PROTOCOL.md §1.1).
 const MetadataKey = "authorization"
 
 // Option configures UnaryServerInterceptor and StreamServerInterceptor.
@@ -30,8 +31,10 @@ type config struct {
 type MethodSelector func(ctx context.Context, fullMethod string) bool
 
 // WithExempt lets the calls chosen by any of selectors through without
-// authentication: their credentials, if any, are not even read, and
-// asymjwt.FromContext reports false in their handlers. Typical use:
+// authentication: their credentials, if any, are not verified (a token
+// sent there is not spent), and asymjwt.FromContext reports false in
+// their handlers, unless an outer interceptor of the chain authenticated
+// the call. Typical use:
 //
 //	grpcauth.WithExempt(grpcauth.HealthMethods, grpcauth.ReflectionMethods)
 func WithExempt(selectors ...MethodSelector) Option {
@@ -138,17 +141,19 @@ func newAuthenticator(v *asymjwt.Verifier, opts []Option) *authenticator {
 	return a
 }
 
-// authenticate returns the context the handler runs with, or the status
-// error that refuses the call.
-func (a *authenticator) authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
+// authenticate returns the context the handler runs with and end, to be
+// called when the handler returned, or the status error that refuses the
+// call.
+func (a *authenticator) authenticate(ctx context.Context, fullMethod string) (context.Context, func(), error) {
+	values := incomingCredentials(ctx)
+	if _, ok := a.v.Authenticated(ctx, values); ok {
+		return ctx, noEnd, nil // an outer interceptor of this chain did it, for this call
+	}
 	for _, exempt := range a.cfg.exempt {
 		if exempt(ctx, fullMethod) {
-			return ctx, nil
+			return asymjwt.WithoutIdentity(ctx), noEnd, nil
 		}
 	}
-	// Every value, so that two credentials are refused rather than one
-	// picked (SPEC §1.1).
-	values := metadata.ValueFromIncomingContext(ctx, MetadataKey)
 	id, err := a.v.Authenticate(ctx, values, &asymjwt.Request{
 		Method: "POST",
 		Path:   fullMethod,
@@ -156,11 +161,56 @@ func (a *authenticator) authenticate(ctx context.Context, fullMethod string) (co
 	})
 	switch {
 	case err == nil:
-		return asymjwt.NewContext(ctx, id), nil
+		// Vouched for this call until its handler returns (stacked
+		// interceptors then verify once); a context carried into another
+		// call vouches for nothing there.
+		ctx, end := a.v.NewRequestContext(ctx, id)
+		return ctx, end, nil
 	case a.cfg.optional && asymjwt.IsAnonymous(err):
-		return ctx, nil
+		return asymjwt.WithoutIdentity(ctx), noEnd, nil
 	}
-	return nil, a.refusal(ctx, fullMethod, err)
+	return nil, nil, a.refusal(ctx, fullMethod, err)
+}
+
+func noEnd() {}
+
+// incomingCredentials returns every value of the incoming "authorization"
+// metadata of ctx, under every spelling of the key. grpc-go lower-cases
+// the keys it reads from the wire, but metadata built in process (an
+// in-process transport, a gateway, a test) may hold "authorization"
+// beside "Authorization", and grpc's own accessors return the values of
+// one of them only. The interceptors count them all, so that a second
+// credential is refused (asymjwt.ErrMultipleCredentials, docs/PROTOCOL.md §1.1)
+// rather than one picked.
+func incomingCredentials(ctx context.Context) []string {
+	// metadata.ValueFromIncomingContext looks the metadata up on the
+	// context it is given: spy gets hold of the whole map that way.
+	spy := mdSpy{Context: ctx}
+	values := metadata.ValueFromIncomingContext(&spy, MetadataKey)
+	if spy.md == nil {
+		return values
+	}
+	values = values[:0]
+	for k, vs := range spy.md {
+		if len(k) == len(MetadataKey) && strings.EqualFold(k, MetadataKey) {
+			values = append(values, vs...)
+		}
+	}
+	return values
+}
+
+// mdSpy is a context that remembers the metadata looked up through it.
+type mdSpy struct {
+	context.Context
+	md metadata.MD
+}
+
+func (s *mdSpy) Value(key any) any {
+	v := s.Context.Value(key)
+	if md, ok := v.(metadata.MD); ok {
+		s.md = md
+	}
+	return v
 }
 
 func (a *authenticator) refusal(ctx context.Context, fullMethod string, err error) error {
@@ -190,10 +240,11 @@ func (a *authenticator) refusal(ctx context.Context, fullMethod string, err erro
 func UnaryServerInterceptor(v *asymjwt.Verifier, opts ...Option) grpc.UnaryServerInterceptor {
 	a := newAuthenticator(v, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := a.authenticate(ctx, info.FullMethod)
+		ctx, end, err := a.authenticate(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
+		defer end()
 		return handler(ctx, req)
 	}
 }
@@ -205,10 +256,11 @@ func StreamServerInterceptor(v *asymjwt.Verifier, opts ...Option) grpc.StreamSer
 	a := newAuthenticator(v, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		orig := ss.Context()
-		ctx, err := a.authenticate(orig, info.FullMethod)
+		ctx, end, err := a.authenticate(orig, info.FullMethod)
 		if err != nil {
 			return err
 		}
+		defer end()
 		if ctx != orig {
 			ss = &serverStream{ServerStream: ss, ctx: ctx}
 		}

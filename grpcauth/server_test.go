@@ -14,6 +14,7 @@ import (
 	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
+	"github.com/asymjwt/asymjwt/core/asymjwttest"
 	"github.com/asymjwt/asymjwt/grpcauth"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -532,6 +533,80 @@ func TestOptional(t *testing.T) {
 				if len(e.svc.seen()) != handled {
 					t.Fatalf("%s: reached the handler", tc.name)
 				}
+			}
+		})
+	}
+}
+
+// TestStacked: the interceptors chained twice with one verifier
+// (grpc.ChainUnaryInterceptor(UnaryServerInterceptor(v, Optional()),
+// UnaryServerInterceptor(v)), and for streams) verify each call once, as
+// the HTTP middleware does when stacked: twice would refuse every valid
+// call as replayed.
+func TestStacked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []grpcauth.Option
+		anon codes.Code // what a call without credentials gets
+	}{
+		{"optional then required", nil, codes.Unauthenticated},
+		{"optional twice", []grpcauth.Option{grpcauth.Optional()}, codes.OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, bufTLS, serverSetup{stacked: true, authOpts: tc.opts})
+			signed, bare := e.client(t), e.bare(t)
+			for _, r := range rpcs {
+				t.Run(r.name, func(t *testing.T) {
+					before := e.outcomes.count()
+					if got, err := r.call(t.Context(), signed); err != nil || got != r.wantUsers("alice") {
+						t.Fatalf("signed call: %q, %v", got, err)
+					}
+					if n := e.outcomes.count() - before; n != 1 {
+						t.Errorf("verified %d times, want once", n)
+					}
+					_, err := r.call(t.Context(), bare)
+					if status.Code(err) != tc.anon {
+						t.Errorf("call without credentials: %v, want %v", err, tc.anon)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestMetadataSpellings: metadata built in process (in-process
+// transports, gateways) may hold the key in several cases; every value
+// under every spelling counts, so a second credential is refused.
+func TestMetadataSpellings(t *testing.T) {
+	v, alice, _ := asymjwttest.Alice(t)
+	intercept := grpcauth.UnaryServerInterceptor(v)
+	call := func(md metadata.MD) error {
+		_, err := intercept(metadata.NewIncomingContext(t.Context(), md), nil, &grpc.UnaryServerInfo{FullMethod: methodUnary},
+			func(context.Context, any) (any, error) { return nil, nil })
+		return err
+	}
+	valid := func() string {
+		tok, err := alice.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return alice.AuthorizationValue(tok)
+	}
+	for _, tc := range []struct {
+		name string
+		md   metadata.MD
+		want codes.Code
+	}{
+		{"lower case", metadata.MD{"authorization": {valid()}}, codes.OK},
+		{"canonical HTTP case", metadata.MD{"Authorization": {valid()}}, codes.OK},
+		{"valid and junk", metadata.MD{"authorization": {valid()}, "Authorization": {"JWT junk"}}, codes.Unauthenticated},
+		{"junk and valid", metadata.MD{"Authorization": {valid()}, "authorization": {"JWT junk"}}, codes.Unauthenticated},
+		{"two valid", metadata.MD{"AUTHORIZATION": {valid()}, "authorization": {valid()}}, codes.Unauthenticated},
+		{"two values", metadata.MD{"authorization": {valid(), "JWT junk"}}, codes.Unauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := call(tc.md); status.Code(err) != tc.want {
+				t.Errorf("%v, want %v", err, tc.want)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,7 +20,36 @@ var (
 	// ErrPolicyUnchecked: a node's maxmemory-policy could not be read
 	// (CONFIG and INFO both refused, or the node unreachable).
 	ErrPolicyUnchecked = errors.New("asymjwtredis: maxmemory-policy could not be checked")
+	// ErrClockSkew: this process's clock is further from Redis's than
+	// half the maximum clock skew, so it may be further than the skew from
+	// another instance's: the replay guarantee may not hold.
+	ErrClockSkew = errors.New("asymjwtredis: clock too far from Redis's")
 )
+
+// CheckClock compares this process's clock with the Redis server's (TIME)
+// and returns an error matching ErrClockSkew when they may differ by more
+// than maxSkew/2: instances each within maxSkew/2 of Redis are within
+// maxSkew of each other, the bound the replay guarantee needs (the
+// verifiers' WithMaxClockSkew). The round trip counts against the margin.
+// The store itself never uses Redis's clock (see Claim): this is only a
+// way to notice, at startup or periodically, a clock offset between
+// instances that nothing else can see. Redis's own clock being wrong
+// makes every instance report it. A cluster is checked on one node.
+func (s *Store) CheckClock(ctx context.Context, maxSkew time.Duration) error {
+	before := s.clock()
+	server, err := s.client.Time(ctx).Result()
+	after := s.clock()
+	if err != nil {
+		return fmt.Errorf("asymjwtredis: TIME: %w", err)
+	}
+	rtt := after.Sub(before)
+	offset := server.Sub(before.Add(rtt / 2))
+	if offset.Abs()+rtt/2 > maxSkew/2 {
+		return fmt.Errorf("%w: Redis's clock is %v from this process's (round trip %v), more than half the maximum clock skew %v",
+			ErrClockSkew, offset.Round(time.Millisecond), rtt.Round(time.Millisecond), maxSkew)
+	}
+	return nil
+}
 
 // Check reads the maxmemory-policy of every node the store writes to
 // (every node of a cluster) and returns nil when all run with noeviction,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	asymjwtredis "github.com/asymjwt/asymjwt/redis"
 	"github.com/asymjwt/asymjwt/redis/redistest"
@@ -82,5 +83,39 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check = %q; want the node's address and policy %q named", err, tt.policy)
 			}
 		})
+	}
+}
+
+// TestCheckClock: the clock offset between instances cannot be enforced,
+// only noticed: each instance compares its clock with Redis's, and one
+// more than half the maximum skew away is reported.
+func TestCheckClock(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(t))
+	tests := []struct {
+		name   string
+		offset time.Duration
+		skew   time.Duration
+		want   error
+	}{
+		{"same clock", 0, 20 * time.Second, nil},
+		{"5 s behind, skew 20 s", -5 * time.Second, 20 * time.Second, nil},
+		{"15 s ahead, skew 20 s", 15 * time.Second, 20 * time.Second, asymjwtredis.ErrClockSkew},
+		{"15 s behind, skew 20 s", -15 * time.Second, 20 * time.Second, asymjwtredis.ErrClockSkew},
+		{"15 s ahead, skew 40 s", 15 * time.Second, 40 * time.Second, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asymjwtredis.SetClock(s, func() time.Time { return time.Now().Add(tt.offset) })
+			if err := s.CheckClock(context.Background(), tt.skew); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("CheckClock = %v; want %v", err, tt.want)
+			}
+		})
+	}
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.CheckClock(ctx, time.Minute); err == nil || errors.Is(err, asymjwtredis.ErrClockSkew) {
+		t.Fatalf("CheckClock with Redis down = %v; want an error other than ErrClockSkew", err)
 	}
 }

@@ -5,10 +5,16 @@
 // token accepted by one instance could be replayed to another. A [Store]
 // shared by every instance records each token with one atomic command,
 //
-//	SET <prefix><key> 1 PX <ms until time + tolerance + 1 s> NX
+//	SET <prefix><key> 1 PX <ms until time + retention> NX
 //
 // so of all instances that see a token, exactly one accepts it. The entry
-// expires on its own when the token's time window closes. The expiry is
+// expires on its own a retention after the token's claimed time (default
+// [DefaultRetention], 41 s; [WithRetention]), which must cover the window
+// of every verifier sharing the Redis plus the clock offset between
+// instances: each verifier refuses at construction a store whose
+// retention is shorter than its tolerance + maximum clock skew + 1 s
+// (asymjwt.ErrReplayRetention). Give every instance the same retention.
+// The expiry is
 // sent as the time left by the verifier's clock, not as an absolute time
 // (PXAT/EXAT) that Redis would judge by its own clock: a Redis clock ahead
 // of the verifier's would otherwise store nothing and let tokens be

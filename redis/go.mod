@@ -3,7 +3,7 @@ module github.com/asymjwt/asymjwt/redis
 go 1.26.0
 
 require (
-	github.com/asymjwt/asymjwt/core v0.0.0
+	github.com/asymjwt/asymjwt/core v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync/atomic"
 	"time"
 
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -16,6 +18,12 @@ const DefaultPrefix = "asymjwt:replay:"
 
 // DefaultTimeout bounds each Claim unless WithTimeout sets another.
 const DefaultTimeout = time.Second
+
+// DefaultRetention is how long after a token's claimed time the store
+// keeps its entry unless WithRetention says otherwise: the replay
+// lifetime of a verifier with the default tolerance and clock skew
+// (20 s + 20 s + 1 s).
+const DefaultRetention = 2*asymjwt.DefaultTolerance + time.Second
 
 // Store is an asymjwt.ReplayStore on Redis, shared by every instance of a
 // service. It is safe for concurrent use.
@@ -30,13 +38,20 @@ type Store struct {
 	// clock is time.Now; tests replace it to play a verifier whose clock
 	// differs from Redis's.
 	clock func() time.Time
+	// retention: every entry recorded by ClaimIssued lives this long
+	// after the token's claimed time.
+	retention time.Duration
+	// lastDial is the client's latest dial failure, nil once a dial
+	// succeeds: the cause behind a Claim that ran out of time.
+	lastDial atomic.Pointer[dialFailure]
 }
 
-var _ asymjwt.ReplayStore = (*Store)(nil)
+var _ asymjwt.RetainingReplayStore = (*Store)(nil)
 
 type config struct {
-	prefix  string
-	timeout time.Duration
+	prefix    string
+	timeout   time.Duration
+	retention time.Duration
 }
 
 // Option configures New.
@@ -58,6 +73,19 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout = d }
 }
 
+// WithRetention sets how long after a token's claimed time every entry is
+// kept (default DefaultRetention, 41 s). The fleet rule (docs/PROTOCOL.md §1.6): give
+// every instance sharing the Redis (and prefix) the same retention, at
+// least the longest replay lifetime of any verifier among them, that is
+// tolerance + maximum clock skew + 1 s (asymjwt.Verifier.ReplayLifetime).
+// The instances cannot see each other's settings; each verifier checks
+// its own lifetime against the retention and NewVerifier refuses the
+// store when it is longer (asymjwt.ErrReplayRetention). Memory: Redis
+// holds about one entry per token accepted in the last retention.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) { c.retention = d }
+}
+
 // New returns a Store that records tokens through client: a *redis.Client
 // (single node, or Sentinel with redis.NewFailoverClient) or a
 // *redis.ClusterClient. The client stays the caller's to close.
@@ -69,6 +97,12 @@ func WithTimeout(d time.Duration) Option {
 // accepted. Shard-list changes, and instances that disagree on which
 // shards are up, do the same. Use a single node with replicas and
 // Sentinel, or Cluster, whose slots do not move when a node fails.
+//
+// New adds a dial hook to client (a *redis.Client or Sentinel client;
+// Cluster clients do not run dial hooks) that keeps the latest dial
+// failure, so that a Claim that runs out of time while Redis is
+// unreachable reports why (say, connection refused) rather than only
+// the deadline.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("asymjwtredis: New needs a client")
@@ -80,20 +114,51 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			"it moves a down shard's keys to other shards, which forgets claimed tokens; " +
 			"use a single node (with replicas and Sentinel) or Cluster")
 	}
-	cfg := config{prefix: DefaultPrefix, timeout: DefaultTimeout}
+	cfg := config{prefix: DefaultPrefix, timeout: DefaultTimeout, retention: DefaultRetention}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.timeout < 0 {
+	switch {
+	case cfg.timeout < 0:
 		return nil, errors.New("asymjwtredis: timeout must not be negative")
+	case cfg.retention <= 0:
+		return nil, errors.New("asymjwtredis: retention must be positive")
 	}
-	return &Store{
-		client:   client,
-		prefix:   cfg.prefix,
-		timeout:  cfg.timeout,
-		ctxAware: honoursContext(client),
-		clock:    time.Now,
-	}, nil
+	s := &Store{
+		client:    client,
+		prefix:    cfg.prefix,
+		timeout:   cfg.timeout,
+		ctxAware:  honoursContext(client),
+		clock:     time.Now,
+		retention: cfg.retention,
+	}
+	client.AddHook(dialRecorder{s})
+	return s, nil
+}
+
+// Retain implements asymjwt.RetainingReplayStore: it accepts a verifier
+// whose replay lifetime fits in the store's retention, and refuses one
+// that needs more with an error wrapping asymjwt.ErrReplayRetention. The
+// retention cannot grow to fit: other processes sharing the Redis would
+// still write shorter entries.
+func (s *Store) Retain(lifetime time.Duration) error {
+	if lifetime > s.retention {
+		return fmt.Errorf("%w: the Redis store keeps entries %v after a token's time, this verifier needs %v "+
+			"(tolerance + maximum clock skew + 1 s): give every instance sharing this Redis asymjwtredis.WithRetention(%v) or more",
+			asymjwt.ErrReplayRetention, s.retention, lifetime, lifetime)
+	}
+	return nil
+}
+
+// Retention is how long after a token's claimed time the store keeps
+// its entry (WithRetention).
+func (s *Store) Retention() time.Duration { return s.retention }
+
+// ClaimIssued implements asymjwt.RetainingReplayStore: Claim with an
+// expiry of issued + the retention, sent as the time left by this
+// process's clock (see Claim).
+func (s *Store) ClaimIssued(ctx context.Context, key string, issued time.Time) (bool, error) {
+	return s.Claim(ctx, key, issued.Add(s.retention))
 }
 
 // honoursContext reports whether client ends socket I/O when the context
@@ -119,9 +184,9 @@ func honoursContext(client redis.UniversalClient) bool {
 // an expiry already past is refused (false); in both cases nothing is
 // sent.
 //
-// The expiry is sent relative, deliberately not as the absolute PXAT/EXAT
-// that SPEC §1.6 sketches: ms is the time left until expires (the token's
-// time + tolerance + 1 s, as the verifier computed it) by this process's
+// The expiry is sent relative, deliberately not as an absolute PXAT/EXAT:
+// ms is the time left until expires (the token's time + the retention,
+// for ClaimIssued) by this process's
 // clock as the command is built, rounded up. Redis would judge an absolute
 // expiry by its own clock, and one running ahead by more than the token's
 // remaining window would answer OK to every SET NX and keep nothing: the
@@ -142,16 +207,17 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 		// already expired guards nothing, so the token is refused.
 		return false, nil
 	}
+	start := time.Now()
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
 	if ctx.Err() != nil {
-		return false, unavailable(context.Cause(ctx))
+		return false, s.unavailable(context.Cause(ctx), start)
 	}
 	if s.ctxAware || ctx.Done() == nil {
-		return s.set(ctx, key, expires)
+		return s.set(ctx, key, expires, start)
 	}
 	// The client would not stop at the deadline: wait for it apart, and
 	// leave it to finish within its own read timeout.
@@ -161,18 +227,18 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	}
 	done := make(chan result, 1)
 	go func() {
-		fresh, err := s.set(ctx, key, expires)
+		fresh, err := s.set(ctx, key, expires, start)
 		done <- result{fresh, err}
 	}()
 	select {
 	case r := <-done:
 		return r.fresh, r.err
 	case <-ctx.Done():
-		return false, unavailable(context.Cause(ctx))
+		return false, s.unavailable(context.Cause(ctx), start)
 	}
 }
 
-func (s *Store) set(ctx context.Context, key string, expires time.Time) (bool, error) {
+func (s *Store) set(ctx context.Context, key string, expires, start time.Time) (bool, error) {
 	// Built by hand so that the expiry is always PX: go-redis's Set would
 	// send EX for a whole number of seconds.
 	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, "1", "px", ttlMillis(expires.Sub(s.clock())), "nx")
@@ -183,15 +249,60 @@ func (s *Store) set(ctx context.Context, key string, expires time.Time) (bool, e
 	case errors.Is(err, redis.Nil):
 		return false, nil
 	case err != nil:
-		return false, unavailable(err)
+		return false, s.unavailable(err, start)
 	case reply != "OK":
-		return false, unavailable(fmt.Errorf("unexpected reply %q to SET NX", reply))
+		return false, s.unavailable(fmt.Errorf("unexpected reply %q to SET NX", reply), start)
 	}
 	return true, nil
 }
 
-func unavailable(err error) error {
+// dialCauseAge bounds how much older than a Claim a dial failure may be
+// to be reported as its cause: go-redis probes an unreachable server
+// about once a second.
+const dialCauseAge = 2 * time.Second
+
+// unavailable wraps err with asymjwt.ErrStoreUnavailable. When err is the
+// end of the context (the claim ran out of time) and the client's latest
+// dial failed, recently and with no success since, that failure is the
+// cause and is reported first: "dial tcp ...: connection refused" says
+// more than "context deadline exceeded".
+func (s *Store) unavailable(err error, start time.Time) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if f := s.lastDial.Load(); f != nil && !f.at.Before(start.Add(-dialCauseAge)) {
+			return fmt.Errorf("%w: redis: %w (gave up: %w)", asymjwt.ErrStoreUnavailable, f.err, err)
+		}
+	}
 	return fmt.Errorf("%w: redis: %w", asymjwt.ErrStoreUnavailable, err)
+}
+
+// dialFailure is one failed dial of the store's client.
+type dialFailure struct {
+	err error
+	at  time.Time
+}
+
+// dialRecorder is the go-redis hook that keeps the latest dial failure.
+type dialRecorder struct{ s *Store }
+
+func (h dialRecorder) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		switch {
+		case err == nil:
+			if h.s.lastDial.Load() != nil {
+				h.s.lastDial.Store(nil)
+			}
+		default:
+			h.s.lastDial.Store(&dialFailure{err: err, at: time.Now()})
+		}
+		return conn, err
+	}
+}
+
+func (dialRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (dialRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // ttlMillis turns the time left into PX milliseconds so that the entry

@@ -25,6 +25,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	}{
 		{"nil client", nil, nil},
 		{"negative timeout", c, []asymjwtredis.Option{asymjwtredis.WithTimeout(-time.Second)}},
+		{"zero retention", c, []asymjwtredis.Option{asymjwtredis.WithRetention(0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,6 +386,30 @@ func TestClaimFailsClosed(t *testing.T) {
 			}
 			if elapsed > 2*time.Second {
 				t.Fatalf("Claim took %v; the deadline was not honoured", elapsed)
+			}
+		})
+	}
+}
+
+// TestStoppedServerReportsCause: with Redis down and go-redis's default
+// retries, a claim runs out of time; the error must say why (the dial's
+// "connection refused"), not only "context deadline exceeded".
+func TestStoppedServerReportsCause(t *testing.T) {
+	for _, ctxAware := range []bool{false, true} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", ctxAware), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			c := srv.Client(t, func(o *redis.Options) { o.ContextTimeoutEnabled = ctxAware })
+			if err := c.Ping(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			keys := asymjwt.NewMemoryKeyStore()
+			signer := newSigner(t, keys, "billing")
+			v := newVerifier(t, keys, newStore(t, c, asymjwtredis.WithTimeout(500*time.Millisecond)))
+			srv.Stop()
+			_, err := v.Verify(context.Background(), newToken(t, signer))
+			if !errors.Is(err, asymjwt.ErrStoreUnavailable) || !strings.Contains(err.Error(), "connection refused") {
+				t.Fatalf("err = %v; want ErrStoreUnavailable naming the cause, connection refused", err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -46,8 +47,15 @@ type App struct {
 	// success handler: it sets the response header SuccessHeader to what
 	// SuccessHandler returns for the identity, and the request goes on.
 	SuccessHandler func(id *asymjwt.Identity) string
+	// Stacked asks for the middleware twice on the routes, as an app
+	// with it on every route and again on a group does: an outer layer
+	// with the same verifier in optional mode (and no other option), then
+	// the layer the other fields configure. Only RunDriver sets it.
+	Stacked bool
 
 	calls atomic.Int64
+	mu    sync.Mutex
+	last  context.Context // the context Handle last ran with
 }
 
 // Reply is what App.Handle answers: what the handler behind the
@@ -60,6 +68,7 @@ type Reply struct {
 	// Same: both are the same *asymjwt.Identity.
 	Same         bool   `json:"same"`
 	Username     string `json:"username"`
+	Nonce        string `json:"nonce"`
 	KeyID        string `json:"kid"`
 	RequestBound bool   `json:"request_bound"`
 	BodyBound    bool   `json:"body_bound"`
@@ -74,6 +83,9 @@ type Reply struct {
 // status 200, Content-Type application/json and the returned bytes.
 func (a *App) Handle(ctx context.Context, id *asymjwt.Identity, body []byte) []byte {
 	a.calls.Add(1)
+	a.mu.Lock()
+	a.last = ctx
+	a.mu.Unlock()
 	fromCtx, _ := asymjwt.FromContext(ctx)
 	r := Reply{
 		Authenticated: id != nil,
@@ -82,7 +94,7 @@ func (a *App) Handle(ctx context.Context, id *asymjwt.Identity, body []byte) []b
 		Body:          string(body),
 	}
 	if id != nil {
-		r.Username, r.KeyID = id.Username, id.KeyID
+		r.Username, r.KeyID, r.Nonce = id.Username, id.KeyID, id.Nonce
 		r.RequestBound, r.BodyBound = id.RequestBound, id.BodyBound
 	}
 	out, err := json.Marshal(r)

@@ -37,6 +37,14 @@
 // request sent right after an accepted one on the same connection must
 // reach the handler without an identity.
 //
+// [RunDriver] holds every adapter, HTTP or gRPC, to the rules they share,
+// calling it in process through a [Driver] the adapter's test supplies
+// ([HTTPDriver] for an http.Handler): exactly one credential whatever the
+// case of its key, stacked middleware verifying once, an identity already
+// on the request's context vouching for nothing, refusals alike and
+// without detail, fail closed on store failures. The package does not
+// import gRPC: grpcauth's tests implement the Driver.
+//
 // [Bench] gives adapter benchmarks the same token shape as core's bare
 // [asymjwt.Verifier.Verify], so middleware overhead can be compared with it.
 //

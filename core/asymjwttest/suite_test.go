@@ -41,9 +41,32 @@ func options(app *asymjwttest.App) []asymjwt.MiddlewareOption {
 	return opts
 }
 
+// TestNetHTTPRules holds core's net/http middleware to the rules every
+// adapter shares, in process. It has no skip option: a route without it
+// is not skipped, only unprotected.
+func TestNetHTTPRules(t *testing.T) {
+	asymjwttest.RunDriver(t, asymjwttest.HTTPDriver(func(t testing.TB, app *asymjwttest.App) http.Handler {
+		if app.SkipPublic {
+			return nil
+		}
+		return appHandler(app, app.Verifier.MiddlewareWith(options(app)...))
+	}))
+}
+
 // serveApp serves the App's routes behind mw; PublicRoute without it when
 // the App asks for the skip option.
 func serveApp(t testing.TB, app *asymjwttest.App, mw func(http.Handler) http.Handler) string {
+	return serve(t, appHandler(app, mw))
+}
+
+// appHandler is the App's routes behind mw (and an optional layer
+// before it when the App is Stacked); PublicRoute without them when the
+// App asks for the skip option.
+func appHandler(app *asymjwttest.App, mw func(http.Handler) http.Handler) http.Handler {
+	if app.Stacked {
+		inner, outer := mw, app.Verifier.MiddlewareWith(asymjwt.Optional())
+		mw = func(h http.Handler) http.Handler { return outer(inner(h)) }
+	}
 	handle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -64,7 +87,7 @@ func serveApp(t testing.TB, app *asymjwttest.App, mw func(http.Handler) http.Han
 	} else {
 		mux.Handle("/public", mw(handle))
 	}
-	return serve(t, mux)
+	return mux
 }
 
 // broken are middlewares the suite must fail, with a subtest each must
@@ -191,4 +214,101 @@ func serve(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// faulty is core's middleware with one fault or another, for proving
+// that RunDriver catches each.
+type faulty struct {
+	oneSpelling  bool // reads only the canonical Authorization key
+	stackBlind   bool // never asks Authenticated: verifies again when stacked
+	trustAny     bool // takes any identity on the context as this request's
+	keepIdentity bool // lets an identity on the context through to anonymous requests
+	expose       bool // puts the reason in the refusal
+	failOpen     bool // lets a request through when a store failed
+}
+
+func (fm faulty) middleware(v *asymjwt.Verifier, optional bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			values := asymjwt.AuthorizationValues(r.Header)
+			if fm.oneSpelling {
+				values = r.Header.Values("Authorization")
+			}
+			if _, ok := asymjwt.FromContext(r.Context()); ok && fm.trustAny {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if _, ok := v.Authenticated(r.Context(), values); ok && !fm.stackBlind {
+				next.ServeHTTP(w, r)
+				return
+			}
+			id, err := v.Authenticate(r.Context(), values, asymjwt.HTTPRequest(r))
+			switch {
+			case err == nil:
+				ctx, end := v.NewRequestContext(r.Context(), id)
+				defer end()
+				next.ServeHTTP(w, r.WithContext(ctx))
+			case optional && asymjwt.IsAnonymous(err), fm.failOpen && errors.Is(err, asymjwt.ErrStoreUnavailable):
+				if !fm.keepIdentity {
+					r = r.WithContext(asymjwt.WithoutIdentity(r.Context()))
+				}
+				next.ServeHTTP(w, r)
+			default:
+				v.WriteError(w, err, fm.expose)
+			}
+		})
+	}
+}
+
+// faultyDrivers are middlewares RunDriver must fail, with a rule each
+// must fail in.
+var faultyDrivers = map[string]struct {
+	fault   faulty
+	failsIn string
+}{
+	"one spelling only":           {faulty{oneSpelling: true}, "ExactlyOneCredential"},
+	"verifies again when stacked": {faulty{stackBlind: true}, "Stacked"},
+	"trusts any identity":         {faulty{trustAny: true}, "NoCarryOver"},
+	"identity kept for anonymous": {faulty{keepIdentity: true}, "NoCarryOver"},
+	"reason in the refusal":       {faulty{expose: true}, "ExactlyOneCredential"},
+	"fails open":                  {faulty{failOpen: true}, "StoreFailure"},
+}
+
+const faultyEnv = "ASYMJWTTEST_FAULTY"
+
+// TestFaultyDriver runs RunDriver against one faulty middleware; only
+// TestRulesFailFaultyMiddleware runs it, in a child process.
+func TestFaultyDriver(t *testing.T) {
+	name := os.Getenv(faultyEnv)
+	if name == "" {
+		t.Skip("run by TestRulesFailFaultyMiddleware")
+	}
+	fm := faultyDrivers[name].fault
+	asymjwttest.RunDriver(t, asymjwttest.HTTPDriver(func(t testing.TB, app *asymjwttest.App) http.Handler {
+		if app.SkipPublic {
+			return nil
+		}
+		return appHandler(app, fm.middleware(app.Verifier, app.Optional))
+	}))
+}
+
+// TestRulesFailFaultyMiddleware proves RunDriver is not vacuous: each
+// faulty middleware must fail it, in the rule that checks its fault.
+func TestRulesFailFaultyMiddleware(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary again")
+	}
+	for name, b := range faultyDrivers {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestFaultyDriver$", "-test.v")
+			cmd.Env = append(os.Environ(), faultyEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the rules passed a faulty middleware:\n%s", out)
+			}
+			if want := "--- FAIL: TestFaultyDriver/" + b.failsIn; !strings.Contains(string(out), want) {
+				t.Errorf("no %q in the output:\n%s", want, out)
+			}
+		})
+	}
 }

@@ -92,13 +92,21 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	aliceCreds, err := grpcauth.NewCredentials(alice)
+	if err != nil {
+		return err
+	}
+	malloryCreds, err := grpcauth.NewCredentials(mallory)
+	if err != nil {
+		return err
+	}
 	tlsCreds := credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12})
-	aliceConn, err := dial(addr, tlsCreds, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(alice)))
+	aliceConn, err := dial(addr, tlsCreds, grpc.WithPerRPCCredentials(aliceCreds))
 	if err != nil {
 		return err
 	}
 	defer aliceConn.Close()
-	malloryConn, err := dial(addr, tlsCreds, grpc.WithPerRPCCredentials(grpcauth.NewCredentials(mallory)))
+	malloryConn, err := dial(addr, tlsCreds, grpc.WithPerRPCCredentials(malloryCreds))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -20,6 +21,8 @@ const (
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// lookupEnv reads the process environment (os.LookupEnv).
+	lookupEnv func(string) (string, bool)
 }
 
 // command is one subcommand. run gets the arguments after the command
@@ -44,6 +47,9 @@ var commands = []*command{
 	{"migrate", "create or upgrade a key database's schema", runMigrate},
 	{"request", "send a signed HTTP request", runRequest},
 	{"proxy", "run an authenticating reverse proxy", runProxy},
+	{"forward-auth", "verify tokens for a gateway (nginx, Traefik, Caddy, Envoy)", runForwardAuth},
+	{"sign-proxy", "sign a local client's requests to an upstream", runSignProxy},
+	{"version", "print the version and VCS revision of this build", runVersion},
 }
 
 // Run runs the asymjwt command line with args (without the program
@@ -51,13 +57,15 @@ var commands = []*command{
 // usage error. ctx ends long-running commands (proxy) as SIGINT and
 // SIGTERM do.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	if len(args) == 0 {
 		writeOverview(stderr)
 		return exitUsage
 	}
 	name, rest := args[0], args[1:]
 	switch name {
+	case "-version", "--version":
+		name = "version"
 	case "-h", "-help", "--help", "help":
 		if len(rest) == 0 {
 			writeOverview(stdout)
@@ -88,9 +96,10 @@ func writeOverview(w io.Writer) {
 	fmt.Fprint(w, "asymjwt signs and verifies asymmetric-key JWTs for server-to-server calls.\n\n")
 	fmt.Fprint(w, "Usage: asymjwt COMMAND [flags] [arguments]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'asymjwt COMMAND -h' for a command's flags and an example.\n")
+	fmt.Fprint(w, envHelp)
 }
 
 // usageError is a bad invocation: exit code 2.
@@ -160,6 +169,7 @@ func (fs *flagSet) printHelp() {
 	})
 	if flags.Len() > 0 {
 		fmt.Fprintf(w, "\nFlags:\n%s", flags.String())
+		fmt.Fprint(w, envHelp)
 	}
 	fmt.Fprintf(w, "\nExample:\n")
 	for line := range strings.SplitSeq(strings.TrimSpace(h.example), "\n") {
@@ -183,14 +193,64 @@ func parse(fs *flagSet, args []string) ([]string, error) {
 		rest := fs.Args()
 		consumed := len(args) - len(rest)
 		if consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
+			return append(positional, rest...), fs.setFromEnv()
 		}
 		if len(rest) == 0 {
-			return positional, nil
+			return positional, fs.setFromEnv()
 		}
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// envPrefix starts the environment variable that sets a flag.
+const envPrefix = "ASYMJWT_"
+
+const envHelp = `
+Every flag can also be set in the environment: ASYMJWT_ and the flag's
+name in upper case with "-" as "_" (--tls-cert FILE: ASYMJWT_TLS_CERT=FILE).
+A flag given on the command line wins; an empty variable counts as unset;
+a repeatable flag takes a comma-separated list (ASYMJWT_AUD=orders,billing).
+`
+
+// envName is the environment variable of the flag name.
+func envName(name string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// setFromEnv sets each flag not given on the command line from its
+// environment variable (envName), when that is set and not empty. A
+// repeatable flag (stringList) takes a comma-separated list.
+func (fs *flagSet) setFromEnv() error {
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] || fs.e.lookupEnv == nil {
+			return
+		}
+		name := envName(f.Name)
+		value, _ := fs.e.lookupEnv(name)
+		if value == "" {
+			return
+		}
+		values := []string{value}
+		if _, repeatable := f.Value.(*stringList); repeatable {
+			values = values[:0]
+			for v := range strings.SplitSeq(value, ",") {
+				if v = strings.TrimSpace(v); v != "" {
+					values = append(values, v)
+				}
+			}
+		}
+		for _, v := range values {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usagef("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
+				return
+			}
+		}
+	})
+	return err
 }
 
 // stringList is a flag that may be repeated.

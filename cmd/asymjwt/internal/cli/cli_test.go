@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var commandNames = []string{"keygen", "pubkey", "fingerprint", "sign", "verify", "inspect", "jwks", "keys", "request", "proxy"}
+var commandNames = []string{"keygen", "pubkey", "fingerprint", "sign", "verify", "inspect", "jwks", "keys", "request", "proxy", "forward-auth", "sign-proxy"}
 
 func TestOverview(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {

@@ -17,35 +17,65 @@ import (
 	asymjwt "github.com/asymjwt/asymjwt/core"
 )
 
-// maxInput bounds what is read from a file or stdin: keys, tokens and
-// request bodies given on the command line.
-const maxInput = 16 << 20
+// Every input from outside is read through readLimited, which stops one
+// byte past its limit, so that nothing is parsed (or even held) beyond
+// the limit. The limits:
+const (
+	// maxInput bounds a request body given to sign, request and verify.
+	maxInput = 16 << 20
+	// maxKeyFile bounds a key file: the largest supported key, an
+	// encrypted 8192-bit RSA key, takes under 7 KiB of PEM; the rest is
+	// room for comments, parameters and certificates in the same file.
+	maxKeyFile = 64 << 10
+	// maxPassphraseFile bounds a passphrase file.
+	maxPassphraseFile = 4 << 10
+	// maxTokenInput bounds what verify and inspect read as TOKEN: a token
+	// of core's default size limit with its "Authorization: SCHEME " and
+	// white space. The verifier enforces the exact limit.
+	maxTokenInput = asymjwt.DefaultMaxTokenSize + 1<<10
+)
 
-// readInput reads path, or stdin when path is "-".
-func readInput(e *env, path string) ([]byte, error) {
+// errTooLarge is the refusal of an input over its limit.
+var errTooLarge = errors.New("too large")
+
+// readLimited reads path, or stdin when path is "-", refusing more than
+// limit bytes: it reads at most limit+1.
+func readLimited(e *env, path string, limit int64) ([]byte, error) {
 	if path == "-" {
-		data, err := io.ReadAll(io.LimitReader(e.stdin, maxInput+1))
-		if err != nil {
-			return nil, fmt.Errorf("reading stdin: %w", err)
-		}
-		if len(data) > maxInput {
-			return nil, fmt.Errorf("stdin: more than %d bytes", maxInput)
-		}
-		return data, nil
+		return readAtMost(e.stdin, "stdin", limit)
 	}
+	return readFileLimited(path, limit)
+}
+
+// readFileLimited reads the file at path, refusing more than limit bytes.
+func readFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	return readAtMost(f, path, limit)
+}
+
+func readAtMost(r io.Reader, name string, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if len(data) > maxInput {
-		return nil, fmt.Errorf("%s: more than %d bytes", path, maxInput)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w (more than %d bytes)", name, errTooLarge, limit)
 	}
 	return data, nil
+}
+
+// readInput reads a request body from path, or stdin when path is "-".
+func readInput(e *env, path string) ([]byte, error) {
+	return readLimited(e, path, maxInput)
+}
+
+// readKeyFile reads a key file, or stdin when path is "-".
+func readKeyFile(e *env, path string) ([]byte, error) {
+	return readLimited(e, path, maxKeyFile)
 }
 
 // readPassphrase reads a passphrase file; one trailing newline (as
@@ -54,7 +84,7 @@ func readPassphrase(path string) ([]byte, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, maxPassphraseFile)
 	if err != nil {
 		return nil, fmt.Errorf("passphrase: %w", err)
 	}
@@ -68,7 +98,7 @@ func readPassphrase(path string) ([]byte, error) {
 
 // loadSigner reads a private key file (any format core reads).
 func loadSigner(e *env, path, passphraseFile string) (crypto.Signer, error) {
-	data, err := readInput(e, path)
+	data, err := readKeyFile(e, path)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +108,9 @@ func loadSigner(e *env, path, passphraseFile string) (crypto.Signer, error) {
 	}
 	key, err := asymjwt.ParsePrivateKey(data, pass)
 	if err != nil {
+		if _, perr := asymjwt.ParsePublicKey(data); perr == nil {
+			return nil, fmt.Errorf("%s: %w (give the private key: keygen writes it to the path without .pub)", displayPath(path), err)
+		}
 		return nil, keyError(path, err)
 	}
 	return key, nil
@@ -87,7 +120,7 @@ func loadSigner(e *env, path, passphraseFile string) (crypto.Signer, error) {
 // format core reads, or a private key (whose public half is used). The
 // comment of an OpenSSH line is returned as well.
 func loadPublicKey(e *env, path, passphraseFile string) (crypto.PublicKey, string, error) {
-	data, err := readInput(e, path)
+	data, err := readKeyFile(e, path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,10 +142,16 @@ func loadPublicKey(e *env, path, passphraseFile string) (crypto.PublicKey, strin
 	return key.Public(), "", nil
 }
 
-func keyError(path string, err error) error {
+// displayPath names a file argument in messages.
+func displayPath(path string) string {
 	if path == "-" {
-		path = "stdin"
+		return "stdin"
 	}
+	return path
+}
+
+func keyError(path string, err error) error {
+	path = displayPath(path)
 	if errors.Is(err, asymjwt.ErrPassphrase) {
 		return fmt.Errorf("%s: %w (give the passphrase with --passphrase-file)", path, err)
 	}

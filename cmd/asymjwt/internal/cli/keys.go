@@ -74,7 +74,7 @@ func userFile(dir, username string) (string, error) {
 
 // readUserKeys reads a user's file; a missing file is no keys.
 func readUserKeys(path string) ([]byte, []asymjwt.AuthorizedKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, asymjwt.MaxAuthorizedKeysFileSize)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -121,7 +121,7 @@ stored as given, in the database.`,
 	if err != nil {
 		return err
 	}
-	data, err := readInput(e, rest[0])
+	data, err := readKeyFile(e, rest[0])
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
@@ -37,7 +36,7 @@ func httpTransport(caFile string) (*http.Transport, error) {
 	if caFile == "" {
 		return t, nil
 	}
-	data, err := os.ReadFile(caFile)
+	data, err := readFileLimited(caFile, maxInput)
 	if err != nil {
 		return nil, fmt.Errorf("--cacert: %w", err)
 	}
@@ -60,6 +59,9 @@ type keySource struct {
 	// otherwise.
 	logger *slog.Logger
 	warn   func(error)
+	// dirReloaded, if set, is told of every load of the directory
+	// (metrics).
+	dirReloaded func(error)
 }
 
 // openKeyStore builds the KeyStore of the key flags — the one place proxy,
@@ -87,7 +89,11 @@ func openKeyStore(ctx context.Context, src keySource) (_ asymjwt.KeyStore, _ fun
 	if src.dir != "" {
 		var dir *asymjwt.AuthorizedKeysDir
 		if src.watch {
-			dir, err = asymjwt.OpenAuthorizedKeysDir(src.dir, asymjwt.WithAuthorizedKeysLogger(src.logger))
+			opts := []asymjwt.AuthorizedKeysOption{asymjwt.WithAuthorizedKeysLogger(src.logger)}
+			if src.dirReloaded != nil {
+				opts = append(opts, asymjwt.WithAuthorizedKeysReloadHandler(src.dirReloaded))
+			}
+			dir, err = asymjwt.OpenAuthorizedKeysDir(src.dir, opts...)
 		} else {
 			dir, err = openKeysOnce(src.dir, src.warn)
 		}

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
-	"github.com/redis/go-redis/v9"
 )
 
 func runProxy(ctx context.Context, e *env, args []string) error {
@@ -42,10 +38,33 @@ does not parse cleanly (a ";" separator, a bad %-escape, more than
 would not read back unchanged from a header (white space at either
 end, a ",", a control character) is refused with 401.
 
+Nothing passes unverified through a tunnel: CONNECT gets 405, and a
+request asking to switch protocols (an Upgrade header, or "upgrade" in
+Connection: h2c, TLS, anything) gets 400 before authentication, since
+after a switch the proxy could only copy bytes the client sends, more
+requests with their own identity headers among them. --allow-websocket
+lets an HTTP/1.1 GET with "Upgrade: websocket" through after the usual
+verification of its handshake: the WebSocket frames that follow are
+NOT verified, so the upstream must treat the socket as one session of
+the user who opened it, and never read identities from inside it.
+
 GET /healthz (--health-path) answers 200 without credentials. Each
 request is logged to stderr (slog; refusal reasons at level WARN).
 SIGINT or SIGTERM stops accepting connections and lets requests in
 flight finish.
+
+The --tls-cert and --tls-key files are read again when they change
+(looked at, at most once a second, by new connections): a renewed
+certificate serves new connections without a restart, and connections
+already open keep theirs. Replace both files by rename; a pair that does
+not load is logged and the previous one stays in use.
+
+--metrics-listen ADDR serves Prometheus metrics at /metrics on a
+listener of its own, never on the proxied port: requests by outcome
+(accepted, or the refusal reason), accepted requests by username,
+verification, replay store and upstream latency, replay store errors,
+upstream errors (502), reloads of the keys directory, build info, and
+the process's CPU and memory.
 
 Replayed tokens are refused through an in-memory store, which protects
 this one process: run several instances behind a load balancer only
@@ -62,69 +81,60 @@ make them.`,
 	})
 	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
-	keysDir := fs.String("keys", "", "authorized-keys `DIR`: one file per user")
-	keysDB := fs.String("keys-db", "", "key database `URL`: postgres://, postgresql:// or sqlite:PATH")
-	redisURL := fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)")
-	insecureRedisUnchecked := fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts")
+	keyFlags := addKeyFlags(fs)
+	replayFlags := addReplayFlags(fs)
 	var aud stringList
 	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
 	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the request header that carries the username to the upstream")
-	tolerance := fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now")
+	windowFlags := addWindowFlags(fs)
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
 	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with the certificate chain in `FILE` (PEM; needs --tls-key)")
-	tlsKey := fs.String("tls-key", "", "private key of --tls-cert, in `FILE` (PEM)")
-	logFormat := fs.String("log-format", "text", "log `FORMAT`: text or json")
-	logLevel := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	tlsFlags := addTLSFlags(fs)
+	logFlags := addLogFlags(fs)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
+	metricsFlags := addMetricsFlags(fs)
+	allowWebSocket := fs.Bool("allow-websocket", false, "let verified WebSocket handshakes switch protocols; the frames that follow are not verified")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	var level slog.Level
 	switch {
 	case len(rest) != 0:
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || *upstreamURL == "" || *keysDir == "" && *keysDB == "":
+	case *listen == "" || *upstreamURL == "" || !keyFlags.given():
 		return usagef("--listen, --upstream and --keys (or --keys-db) are required")
 	case *strict && len(aud) == 0:
 		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
-	case (*tlsCert == "") != (*tlsKey == ""):
-		return usagef("--tls-cert and --tls-key go together")
-	case *logFormat != "text" && *logFormat != "json":
-		return usagef("--log-format must be text or json")
-	case level.UnmarshalText([]byte(*logLevel)) != nil:
-		return usagef("--log-level must be debug, info, warn or error")
 	case !server.ValidHeaderName(*userHeader):
 		return usagef("--user-header %q is not a header name", *userHeader)
 	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
 		return usagef("--health-path must start with /")
-	case *insecureRedisUnchecked && *redisURL == "":
-		return usagef("--insecure-redis-unchecked-policy goes with --redis")
+	}
+	if err := replayFlags.check(); err != nil {
+		return err
+	}
+	if err := metricsFlags.check(*listen); err != nil {
+		return err
+	}
+	logger, err := logFlags.logger(e)
+	if err != nil {
+		return err
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return usagef("--upstream must be an absolute http or https URL")
 	}
-	var redisOptions *redis.Options
-	if *redisURL != "" {
-		if redisOptions, err = redis.ParseURL(*redisURL); err != nil {
-			return usagef("--redis: %v", err)
-		}
-	}
-	logger := server.NewLogger(e.stderr, *logFormat, level)
-
-	var tlsConfig *tls.Config
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			return fmt.Errorf("TLS: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := tlsFlags.config(logger)
+	if err != nil {
+		return err
 	}
 
-	keys, closeKeys, err := openKeyStore(ctx, keySource{dir: *keysDir, db: *keysDB, watch: true, logger: logger})
+	metrics, err := metricsFlags.open()
+	if err != nil {
+		return err
+	}
+	keys, closeKeys, err := keyFlags.open(logger, metrics)
 	if err != nil {
 		return err
 	}
@@ -132,29 +142,22 @@ make them.`,
 
 	opts := []asymjwt.VerifierOption{
 		asymjwt.WithLogger(logger),
-		asymjwt.WithTolerance(*tolerance),
+		asymjwt.WithAudienceHint("--aud"),
 		asymjwt.WithMaxBodySize(*maxBody),
 	}
+	opts = append(opts, windowFlags.options()...)
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
 	}
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	replay := "memory"
-	if redisOptions == nil {
-		// This process's own: what the help text promises, and what lets
-		// several proxies run in one test process independently.
-		opts = append(opts, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
-	} else {
-		client, store, err := server.OpenRedis(ctx, redisOptions, *insecureRedisUnchecked, logger)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		opts = append(opts, asymjwt.WithReplayStore(store))
-		replay = "redis " + client.Options().Addr
+	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
+	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}
@@ -164,7 +167,14 @@ make them.`,
 	if err != nil {
 		return err
 	}
-	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger})
+	stopMetrics, err := metrics.serve(ctx, "asymjwt proxy metrics", *shutdownTimeout, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
+	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger,
+		AllowWebSocket: *allowWebSocket, Metrics: metrics.proxy()})
 	return server.Serve(ctx, ln, h, server.Options{
 		Name: "asymjwt proxy", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
 		Attrs: []any{"upstream", upstream.Redacted(), "replay_store", replay, "strict", *strict},

@@ -120,7 +120,7 @@ func TestBadKeyFiles(t *testing.T) {
 		})
 	}
 	// sign wants a private key, not a public one.
-	wantFail(t, run(t, "", "sign", "--key", fixture("keys/ed25519.pem.pub"), "--user", "u"), 1, asymjwt.ErrInvalidKey.Error())
+	wantFail(t, run(t, "", "sign", "--key", fixture("keys/ed25519.pem.pub"), "--user", "u"), 1, "this is a public key; a private key is needed (give the private key")
 }
 
 func TestJWKS(t *testing.T) {

@@ -23,7 +23,13 @@ is good for one request within ±20 s of its making.
 With --url the token is bound to one request: its method (--method,
 default GET, or POST with --body), path and query (qsh), and its body
 (bh: the bytes of --body, empty without it). Only the path and query of
---url count; a full URL or just "/path?query" will do.
+--url count; a full URL or just "/path?query" will do. Send that body
+with curl --data-binary @FILE: curl -d @FILE strips newlines, and the
+server then hashes other bytes.
+
+--aud names the service the token is for. A service running the Python
+library asymmetric_jwt_auth refuses every token that carries aud: leave
+--aud out when calling one.
 
 With --header it prints the "Authorization: JWT ..." line for curl -H.`,
 		example: `curl -H "$(asymjwt sign --key client.pem --user billing --aud orders --header)" \
@@ -114,7 +120,11 @@ func runRequest(ctx context.Context, e *env, args []string) error {
 		text: `Sends one HTTP request signed with a fresh token bound to its method, path,
 query (qsh) and body (bh), and prints the response body. Redirects to the
 same host are signed anew; to another host they go unsigned. Exits 1 on a
-response status of 400 or more (after printing the body).`,
+response status of 400 or more (after printing the body).
+
+--aud names the service the token is for. A service running the Python
+library asymmetric_jwt_auth refuses every token that carries aud: leave
+--aud out when calling one.`,
 		example: `asymjwt request --key client.pem --user billing --aud orders \
     -X POST -H 'Content-Type: application/json' -d @order.json https://orders.internal/v1/orders`,
 	})

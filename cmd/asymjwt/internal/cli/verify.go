@@ -74,7 +74,7 @@ give it with --method, --url and --body.`,
 	case rest[0] == "-" && (*pubPath == "-" || *bodyPath == "-"):
 		return usagef("only one input can be read from stdin")
 	}
-	token, err := readToken(e, rest[0])
+	text, err := readTokenText(e, rest[0])
 	if err != nil {
 		return err
 	}
@@ -84,18 +84,20 @@ give it with --method, --url and --body.`,
 			return err
 		}
 	}
-	claimed := claimedUsername(token)
 
-	var keys asymjwt.KeyStore
+	var (
+		keys asymjwt.KeyStore
+		pub  crypto.PublicKey
+		// single holds --pub's key, registered once the token names its user.
+		single *asymjwt.MemoryKeyStore
+	)
 	switch {
 	case *pubPath != "":
-		pub, _, err := loadPublicKey(e, *pubPath, "")
-		if err != nil {
+		if pub, _, err = loadPublicKey(e, *pubPath, ""); err != nil {
 			return err
 		}
-		if keys, err = singleKeyStore(pub, *user, claimed); err != nil {
-			return err
-		}
+		single = asymjwt.NewMemoryKeyStore()
+		keys = single
 	case *keysDir != "" || *keysDB != "":
 		store, closeKeys, err := openKeyStore(ctx, keySource{dir: *keysDir, db: *keysDB, warn: warnTo(e)})
 		if err != nil {
@@ -126,6 +128,7 @@ give it with --method, --url and --body.`,
 		asymjwt.WithTolerance(*tolerance),
 		// A store of this run's own, as if each run were its own process.
 		asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()),
+		asymjwt.WithAudienceHint("--aud"),
 	}
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
@@ -133,6 +136,16 @@ give it with --method, --url and --body.`,
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}
+	}
+	token, err := tokenText(v, text)
+	if err != nil {
+		return fmt.Errorf("refused: %w", err)
+	}
+	claimed := claimedUsername(token)
+	if single != nil {
+		if err := trustSingleKey(single, pub, *user, claimed); err != nil {
+			return err
+		}
 	}
 	var id *asymjwt.Identity
 	if req != nil {
@@ -149,19 +162,18 @@ give it with --method, --url and --body.`,
 	return printIdentity(e, id, *asJSON)
 }
 
-// singleKeyStore trusts pub for user, or for the user the token claims.
-func singleKeyStore(pub crypto.PublicKey, user, claimed string) (asymjwt.KeyStore, error) {
-	store := asymjwt.NewMemoryKeyStore()
+// trustSingleKey registers pub in store for user, or for the user the
+// token claims.
+func trustSingleKey(store *asymjwt.MemoryKeyStore, pub crypto.PublicKey, user, claimed string) error {
 	name := user
 	if name == "" {
 		name = claimed
 	}
-	if name != "" {
-		if _, err := store.Add(name, pub); err != nil {
-			return nil, err
-		}
+	if name == "" {
+		return nil
 	}
-	return store, nil
+	_, err := store.Add(name, pub)
+	return err
 }
 
 // onlyUser answers for one username; every other user is unknown.
@@ -184,7 +196,12 @@ func boundRequest(e *env, method, rawURL, bodyPath string) (*asymjwt.Request, er
 	}
 	var body []byte
 	if bodyPath != "" {
-		if body, err = readInput(e, bodyPath); err != nil {
+		// The verifier hashes no more than its limit: read no more.
+		body, err = readLimited(e, bodyPath, asymjwt.DefaultMaxBodySize)
+		if errors.Is(err, errTooLarge) {
+			return nil, fmt.Errorf("--body: %w (%v)", asymjwt.ErrBodyTooLarge, err)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -236,39 +253,52 @@ func printIdentity(e *env, id *asymjwt.Identity, asJSON bool) error {
 	return nil
 }
 
-// readToken reads the TOKEN argument: the token as pasted, or "-" for
-// stdin.
-func readToken(e *env, arg string) (string, error) {
+// readTokenText reads the TOKEN argument, or stdin for "-", refusing
+// more than maxTokenInput bytes before looking at it.
+func readTokenText(e *env, arg string) (string, error) {
 	if arg == "-" {
-		data, err := readInput(e, "-")
-		if err != nil {
-			return "", err
+		data, err := readAtMost(e.stdin, "stdin", maxTokenInput)
+		if errors.Is(err, errTooLarge) {
+			return "", fmt.Errorf("%w: more than %d bytes on stdin", asymjwt.ErrTokenTooLarge, maxTokenInput)
 		}
-		arg = string(data)
+		return string(data), err
 	}
-	return tokenText(arg)
+	if len(arg) > maxTokenInput {
+		return "", fmt.Errorf("%w: %d bytes", asymjwt.ErrTokenTooLarge, len(arg))
+	}
+	return arg, nil
 }
 
 // tokenText takes a token as pasted: bare, "SCHEME TOKEN", or a whole
-// "Authorization: SCHEME TOKEN" line.
-func tokenText(s string) (string, error) {
-	f := strings.Fields(s)
-	if len(f) > 0 && strings.EqualFold(f[0], "Authorization:") {
-		f = f[1:]
+// "Authorization: SCHEME TOKEN" line. Anything but a bare token goes
+// through v's own Authorization parsing, so the CLI accepts the schemes
+// a server with the same options accepts, and no others.
+func tokenText(v *asymjwt.Verifier, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if name, value, ok := strings.Cut(s, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Authorization") {
+		return v.TokenFromHeader([]string{strings.TrimSpace(value)})
 	}
-	switch len(f) {
-	case 1:
-		return f[0], nil
-	case 2:
-		return f[1], nil
+	if s == "" {
+		return "", errors.New("not a token: want TOKEN, SCHEME TOKEN or Authorization: SCHEME TOKEN")
 	}
-	return "", errors.New("not a token: want TOKEN, SCHEME TOKEN or Authorization: SCHEME TOKEN")
+	if !strings.ContainsAny(s, " \t\r\n") {
+		return s, nil
+	}
+	return v.TokenFromHeader([]string{s})
+}
+
+// headerParser is a verifier for its Authorization parsing only: inspect
+// takes a token as verify does.
+func headerParser() (*asymjwt.Verifier, error) {
+	return asymjwt.NewVerifier(asymjwt.NewMemoryKeyStore(),
+		asymjwt.WithLogger(slog.New(slog.DiscardHandler)),
+		asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()))
 }
 
 // decodeToken splits a compact JWS and decodes its header and claims,
 // which must be JSON objects. Nothing is verified.
 func decodeToken(token string) (header, claims []byte, err error) {
-	parts := strings.Split(token, ".")
+	parts := strings.SplitN(token, ".", 4)
 	if len(parts) != 3 {
 		return nil, nil, errors.New("not a compact JWS: want three dot-separated parts")
 	}
@@ -325,7 +355,15 @@ whole "Authorization: JWT <token>" line; "-" reads it from stdin.`,
 	case len(rest) != 1:
 		return usagef("want exactly one TOKEN (or - for stdin)")
 	}
-	token, err := readToken(e, rest[0])
+	text, err := readTokenText(e, rest[0])
+	if err != nil {
+		return err
+	}
+	parser, err := headerParser()
+	if err != nil {
+		return err
+	}
+	token, err := tokenText(parser, text)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -153,7 +154,7 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 		})
 	}
-	wantFail(t, run(t, "", "verify", "--pub", pub, "a b c d"), 1, "not a token")
+	wantFail(t, run(t, "", "verify", "--pub", pub, "a b c d"), 1, asymjwt.ErrScheme.Error())
 	wantFail(t, run(t, "", "verify", "--pub", pub, "-"), 1, "not a token")
 	wantFail(t, run(t, "", "verify", "--pub", pub, "--url", "/", "--body", "/nonexistent", good), 1, "no such file")
 }
@@ -280,7 +281,8 @@ func TestInspect(t *testing.T) {
 		{"e30.!!.x", "claims: bad base64url"},
 		{"W10.e30.x", "header is not a JSON object"},
 		{"e30.bnVsbA.x", "claims is not a JSON object"},
-		{"a b c d", "not a token"},
+		{"a b c d", asymjwt.ErrScheme.Error()},
+		{"Bearer e30.e30.x", asymjwt.ErrScheme.Error()},
 	} {
 		r := run(t, "", "inspect", tt.token)
 		wantFail(t, r, 1, tt.want)
@@ -292,4 +294,45 @@ func TestInspect(t *testing.T) {
 	if out := mustRun(t, "", "inspect", "e30.e30.x"); !strings.HasPrefix(out, "UNVERIFIED") {
 		t.Errorf("got %q", out)
 	}
+}
+
+// verify takes "SCHEME TOKEN" and "Authorization: SCHEME TOKEN" only
+// where a server would: the scheme goes through the verifier's own
+// header parsing.
+func TestVerifyChecksSchemeAsServer(t *testing.T) {
+	priv, pub := fixture("keys/ed25519.pem"), fixture("keys/ed25519.pem.pub")
+	sign := func() string {
+		return strings.TrimSpace(mustRun(t, "", "sign", "--key", priv, "--user", "billing"))
+	}
+	for _, tt := range []struct {
+		name, format string
+		ok           bool
+	}{
+		{"bare", "%s", true},
+		{"JWT", "JWT %s", true},
+		{"jwt (schemes are case-insensitive)", "jwt %s", true},
+		{"header line", "Authorization: JWT %s", true},
+		{"header line, lower case", "authorization:JWT %s", true},
+		{"Bearer", "Bearer %s", false},
+		{"Token", "Token %s", false},
+		{"header line with Bearer", "Authorization: Bearer %s", false},
+		{"header line with Token", "Authorization: Token %s", false},
+		{"two tokens", "JWT %[1]s %[1]s", false},
+		{"scheme glued on", "JWT:%s", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			arg := fmt.Sprintf(tt.format, sign())
+			for _, in := range []struct{ stdin, arg string }{{"", arg}, {arg + "\n", "-"}} {
+				r := run(t, in.stdin, "verify", "--pub", pub, in.arg)
+				if tt.ok {
+					if r.code != 0 {
+						t.Fatalf("refused %q: %s", arg, r.stderr)
+					}
+					continue
+				}
+				wantFail(t, r, 1, "refused")
+			}
+		})
+	}
+	wantFail(t, run(t, "", "verify", "--pub", pub, "Bearer "+sign()), 1, asymjwt.ErrScheme.Error())
 }

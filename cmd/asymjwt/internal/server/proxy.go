@@ -30,6 +30,12 @@ type ProxyConfig struct {
 	HealthPath string
 	// Logger receives the access log and refusal reasons.
 	Logger *slog.Logger
+	// Metrics, when set, times the upstream and counts its failures.
+	Metrics *ProxyMetrics
+	// AllowWebSocket lets verified WebSocket handshakes switch protocols;
+	// the frames that follow are not verified. Every other upgrade, and
+	// CONNECT, is refused whatever its value.
+	AllowWebSocket bool
 }
 
 // NewProxy returns the authenticating reverse proxy: requests verified by
@@ -37,7 +43,9 @@ type ProxyConfig struct {
 // the username in c.UserHeader, the query as verified, no trailers and
 // no method or URL override headers; refused requests get 401 (503 when
 // a store is down) and never reach the upstream; an unparseable query
-// gets 400 before authentication; an unreachable upstream gives 502.
+// gets 400 and a protocol upgrade 400 (CONNECT 405) before
+// authentication, unless c.AllowWebSocket lets a WebSocket handshake
+// through; an unreachable upstream gives 502.
 func NewProxy(c ProxyConfig) http.Handler {
 	v, upstream, userHeader, healthPath, logger := c.Verifier, c.Upstream, c.UserHeader, c.HealthPath, c.Logger
 	if userHeader == "" {
@@ -80,6 +88,9 @@ func NewProxy(c ProxyConfig) http.Handler {
 		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BufferPool: &bufferPool{},
 	}
+	if c.Metrics != nil {
+		c.Metrics.instrument(rp)
+	}
 	authenticated := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := asymjwt.FromContext(r.Context())
 		// Defense in depth: the key store should never yield such a name.
@@ -93,6 +104,14 @@ func NewProxy(c ProxyConfig) http.Handler {
 		rp.ServeHTTP(w, r)
 	}))
 	return withAccessLog(logger, healthPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status, reason := upgradeRefusal(r, c.AllowWebSocket); status != 0 {
+			// Nothing may reach the upstream that was not verified: after
+			// a switch, the bytes that follow are not (see upgradeRefusal).
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt proxy: "+reason,
+				slog.String("method", r.Method), slog.Any("upgrade", r.Header.Values("Upgrade")))
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 		if err := queryError(r.URL.RawQuery); err != nil {
 			// ";" separators, bad escapes, too many parameters: net/http,
 			// ReverseProxy and the upstream may each read such a query

@@ -16,7 +16,7 @@ import (
 // OpenRedis connects to Redis and refuses one that may evict replay
 // entries (an evicted entry lets its token be replayed), and one whose
 // policy cannot be read unless insecureUnchecked.
-func OpenRedis(ctx context.Context, o *redis.Options, insecureUnchecked bool, logger *slog.Logger) (*redis.Client, *asymjwtredis.Store, error) {
+func OpenRedis(ctx context.Context, o *redis.Options, insecureUnchecked bool, logger *slog.Logger, storeOpts ...asymjwtredis.Option) (*redis.Client, *asymjwtredis.Store, error) {
 	redisLogOnce.Do(func() { redis.SetLogger(&redisLog) })
 	redisLog.logger.Store(logger)
 	// Let a deadline end socket I/O, so a stalled Redis costs at most the
@@ -29,7 +29,7 @@ func OpenRedis(ctx context.Context, o *redis.Options, insecureUnchecked bool, lo
 		client.Close()
 		return nil, nil, fmt.Errorf("redis at %s: %w", o.Addr, err)
 	}
-	store, err := asymjwtredis.New(client)
+	store, err := asymjwtredis.New(client, storeOpts...)
 	if err != nil {
 		client.Close()
 		return nil, nil, err

@@ -1,0 +1,4 @@
+package cli
+
+// FormatVersion is formatVersion, for the black-box tests.
+var FormatVersion = formatVersion

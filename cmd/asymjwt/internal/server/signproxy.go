@@ -1,0 +1,271 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	asymjwt "github.com/asymjwt/asymjwt/core"
+)
+
+// SignProxyConfig configures NewSignProxy.
+type SignProxyConfig struct {
+	// Signer returns the signer for each request (SignerFile.Signer
+	// follows key rotation). Its options decide the binding: with
+	// WithRequestBinding tokens carry qsh, with WithBodyHash also bh
+	// (bodies are then read, up to MaxBody, before anything is sent).
+	Signer func() *asymjwt.Signer
+	// Upstream receives every request; its path and query prefix theirs.
+	Upstream *url.URL
+	// Transport sends to the upstream (http.DefaultTransport when nil);
+	// it must verify the upstream's TLS certificate.
+	Transport http.RoundTripper
+	// MaxBody bounds, in bytes, a body read to hash it (bh); a larger one
+	// gets 413 and is not sent.
+	MaxBody int64
+	// HealthPath, when not empty, is answered with 200 without going
+	// upstream.
+	HealthPath string
+	// Logger receives the access log and failures.
+	Logger *slog.Logger
+	// AllowWebSocket lets WebSocket handshakes through (signed); every
+	// other upgrade, and CONNECT, is refused.
+	AllowWebSocket bool
+}
+
+// NewSignProxy returns the signing proxy for local clients in any
+// language: each request goes to c.Upstream with a fresh token in its
+// Authorization header (one the client sent is dropped, never
+// forwarded), bound as c.Signer's options say. Bodies are streamed
+// unless hashed; a hashed body larger than c.MaxBody gets 413. A failed
+// idempotent request (GET, HEAD, OPTIONS, TRACE) whose body can be sent
+// again is retried once, with a new token. Redirects are passed back to
+// the client, never followed; a Location on the upstream's origin is
+// made relative, so that the client comes back through the proxy and
+// the next hop is signed anew, while one elsewhere is left as it is (the
+// client goes there without a token). A query that does not parse
+// cleanly gets 400; protocol upgrades 400 (CONNECT 405) unless
+// c.AllowWebSocket lets a WebSocket handshake through; an unreachable
+// upstream 502.
+func NewSignProxy(c SignProxyConfig) http.Handler {
+	upstream, logger := c.Upstream, c.Logger
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			// The client's credentials are never forwarded; the token is
+			// set by the transport, after every other change.
+			pr.Out.Header.Del("Authorization")
+		},
+		Transport:      currentSigner{signer: c.Signer, base: base},
+		ModifyResponse: func(resp *http.Response) error { relocate(resp, upstream); return nil },
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			logger.LogAttrs(r.Context(), slog.LevelError, "asymjwt sign-proxy: upstream failed",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
+			http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+		},
+		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BufferPool: &bufferPool{},
+	}
+	return withAccessLog(logger, c.HealthPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status, reason := upgradeRefusal(r, c.AllowWebSocket); status != 0 {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: "+reason, slog.String("method", r.Method))
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if err := queryError(r.URL.RawQuery); err != nil {
+			// ReverseProxy would re-encode it: what is signed and sent
+			// would not be what the client asked for.
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: malformed query refused", slog.String("err", err.Error()))
+			http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+			return
+		}
+		if c.Signer().HashesBody() && r.Body != nil && r.Body != http.NoBody {
+			if !bufferForHash(w, r, c.MaxBody, logger) {
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+}
+
+// bufferForHash reads r's body, up to limit bytes, so that it can be
+// hashed and sent (again, on a retry); it answers 413 or 400 and returns
+// false when it cannot.
+func bufferForHash(w http.ResponseWriter, r *http.Request, limit int64, logger *slog.Logger) bool {
+	if r.ContentLength > limit {
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: body too large to hash", slog.Int64("content_length", r.ContentLength), slog.Int64("limit", limit))
+		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+		return false
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: body too large to hash", slog.Int64("limit", limit))
+		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+		return false
+	case err != nil:
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: reading the body failed", slog.String("err", err.Error()))
+		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	r.ContentLength = int64(len(data))
+	r.TransferEncoding = nil
+	return true
+}
+
+// currentSigner signs through core's Signer.Transport (a fresh token
+// for every attempt, retries included) with the key loaded last, so that
+// a replaced key file takes effect on the next request.
+type currentSigner struct {
+	signer func() *asymjwt.Signer
+	base   http.RoundTripper
+}
+
+func (t currentSigner) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.signer().Transport(t.base).RoundTrip(req)
+}
+
+// relocate makes a Location on the upstream's origin (and under its
+// path) relative to the sign-proxy, so that the client's next hop comes
+// back through it and is signed for itself.
+func relocate(resp *http.Response, upstream *url.URL) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Opaque != "" {
+		return
+	}
+	if u.IsAbs() || u.Host != "" {
+		if (u.Scheme != "" && u.Scheme != upstream.Scheme) || !strings.EqualFold(u.Host, upstream.Host) || u.User != nil {
+			return // elsewhere: passed back as it is, never followed
+		}
+	} else if !strings.HasPrefix(u.Path, "/") {
+		return // relative to the request's path: right as it is
+	}
+	p := u.EscapedPath()
+	if prefix := strings.TrimSuffix(upstream.EscapedPath(), "/"); prefix != "" {
+		if p != prefix && !strings.HasPrefix(p, prefix+"/") {
+			return // outside the upstream's base: the proxy cannot reach it
+		}
+		p = strings.TrimPrefix(p, prefix)
+	}
+	if p == "" {
+		p = "/"
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		p += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		p += "#" + u.EscapedFragment()
+	}
+	resp.Header.Set("Location", p)
+}
+
+// SignerFile is a Signer made from a private key file, and made again
+// when the file changes (checked at most once per CheckInterval, on the
+// request path): keys rotate without a restart. A file that no longer
+// loads leaves the last good signer in use, with an error logged.
+type SignerFile struct {
+	path   string
+	build  func(keyFile []byte) (*asymjwt.Signer, error)
+	logger *slog.Logger
+
+	cur     atomic.Pointer[asymjwt.Signer]
+	checked atomic.Int64 // unix nanoseconds of the last check
+	mu      sync.Mutex   // one check at a time
+	info    os.FileInfo  // of the file last read
+}
+
+// CheckInterval is how often a SignerFile looks at its file.
+const CheckInterval = time.Second
+
+// maxKeyFile bounds the key file read (an RSA-16384 PEM is ~13 KiB).
+const maxKeyFile = 1 << 20
+
+// OpenSignerFile reads path and builds its first Signer with build, which
+// gets the file's bytes (passphrase, username and options are its
+// business); it fails when that does.
+func OpenSignerFile(path string, build func(keyFile []byte) (*asymjwt.Signer, error), logger *slog.Logger) (*SignerFile, error) {
+	f := &SignerFile{path: path, build: build, logger: logger}
+	info, s, err := f.load()
+	if err != nil {
+		return nil, err
+	}
+	f.info = info
+	f.cur.Store(s)
+	f.checked.Store(time.Now().UnixNano())
+	return f, nil
+}
+
+func (f *SignerFile) load() (os.FileInfo, *asymjwt.Signer, error) {
+	file, err := os.Open(f.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(file, maxKeyFile+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, nil, fmt.Errorf("%s: more than %d bytes", f.path, maxKeyFile)
+	}
+	s, err := f.build(data)
+	if err != nil {
+		return info, nil, err
+	}
+	return info, s, nil
+}
+
+// Signer returns the current signer, after reloading the file if it
+// changed (another file renamed over it, or its size or time).
+func (f *SignerFile) Signer() *asymjwt.Signer {
+	now := time.Now().UnixNano()
+	if now-f.checked.Load() < int64(CheckInterval) || !f.mu.TryLock() {
+		return f.cur.Load()
+	}
+	defer f.mu.Unlock()
+	f.checked.Store(now)
+	info, err := os.Stat(f.path)
+	if err != nil {
+		f.logger.Error("asymjwt sign-proxy: key file unreadable; signing with the last key loaded", "path", f.path, "err", err)
+		return f.cur.Load()
+	}
+	if os.SameFile(info, f.info) && info.ModTime().Equal(f.info.ModTime()) && info.Size() == f.info.Size() {
+		return f.cur.Load()
+	}
+	info, s, err := f.load()
+	if info != nil {
+		f.info = info // a bad file is reported once, not at every check
+	}
+	if err != nil {
+		f.logger.Error("asymjwt sign-proxy: key file changed but does not load; signing with the last key loaded", "path", f.path, "err", err)
+		return f.cur.Load()
+	}
+	f.cur.Store(s)
+	f.logger.Info("asymjwt sign-proxy: key reloaded", "path", f.path, "kid", s.KeyID())
+	return s
+}
