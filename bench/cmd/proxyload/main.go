@@ -6,7 +6,10 @@
 //	go run ./cmd/proxyload -n 2000 -c 8 -cases bare,memory
 //
 // Every case runs the proxy in a child process on loopback: the bare
-// proxy is this program started again with -serve-bare, the others the
+// proxy is this program started again with -serve-bare (an
+// httputil.ReverseProxy on http.DefaultTransport, as asymjwt proxy has;
+// "bare-pooled" keeps 1,024 idle upstream connections instead of
+// DefaultTransport's 2 per host), the others the
 // real asymjwt binary (built from the workspace with go build, or -asymjwt
 // PATH) as `asymjwt proxy --keys DIR --upstream URL`, with the memory
 // replay store ("memory") or a redis-server this program starts
@@ -60,8 +63,8 @@ import (
 const username = "loadclient"
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "-serve-bare" {
-		if err := serveBare(os.Args[2]); err != nil {
+	if len(os.Args) == 3 && (os.Args[1] == "-serve-bare" || os.Args[1] == "-serve-bare-pooled") {
+		if err := serveBare(os.Args[2], os.Args[1] == "-serve-bare-pooled"); err != nil {
 			fmt.Fprintln(os.Stderr, "proxyload:", err)
 			os.Exit(1)
 		}
@@ -70,7 +73,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 20000, "measured requests per case")
 	flag.IntVar(&cfg.c, "c", 32, "concurrent clients (keep-alive connections)")
-	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis", "comma-separated cases: bare, memory, redis")
+	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis,bare-pooled", "comma-separated cases: bare, memory, redis, bare-pooled")
 	flag.StringVar(&cfg.asymjwt, "asymjwt", "", "asymjwt binary (default: go build github.com/asymjwt/asymjwt/cmd/asymjwt)")
 	flag.StringVar(&cfg.redisServer, "redis-server", "redis-server", "redis-server binary, for the redis case")
 	flag.Var(&cfg.proxyArgs, "proxy-arg", "extra `ARG` for asymjwt proxy (repeat), e.g. -proxy-arg=--log-level=warn")
@@ -115,7 +118,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 	cases := strings.Split(cfg.cases, ",")
 	for _, c := range cases {
-		if c != "bare" && c != "memory" && c != "redis" {
+		if c != "bare" && c != "bare-pooled" && c != "memory" && c != "redis" {
 			return "", fmt.Errorf("unknown case %q", c)
 		}
 	}
@@ -150,7 +153,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 
 	bin := cfg.asymjwt
-	if bin == "" && slices.ContainsFunc(cases, func(c string) bool { return c != "bare" }) {
+	if bin == "" && slices.ContainsFunc(cases, func(c string) bool { return c == "memory" || c == "redis" }) {
 		bin = filepath.Join(dir, "asymjwt")
 		fmt.Fprintln(log, "proxyload: go build github.com/asymjwt/asymjwt/cmd/asymjwt")
 		b := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/asymjwt/asymjwt/cmd/asymjwt")
@@ -191,12 +194,12 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	var cmd *exec.Cmd
 	switch name {
-	case "bare":
+	case "bare", "bare-pooled":
 		self, err := os.Executable()
 		if err != nil {
 			return res, err
 		}
-		cmd = exec.Command(self, "-serve-bare", addr+"="+upstream)
+		cmd = exec.Command(self, "-serve-"+name, addr+"="+upstream)
 	case "memory", "redis":
 		args := []string{"proxy", "--listen", addr, "--upstream", upstream, "--keys", keysDir,
 			// Far from the tokens' time: a slow machine must not make
@@ -228,7 +231,7 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 
 	warm := max(cfg.n/20, 2*cfg.c)
 	tokens := make([]string, warm+cfg.n)
-	if name != "bare" {
+	if name == "memory" || name == "redis" {
 		if err := signAll(signer, tokens); err != nil {
 			return res, err
 		}
@@ -374,7 +377,9 @@ func signatureFloor(signer *asymjwt.Signer, pub ed25519.PublicKey) (time.Duratio
 
 // serveBare is the bare proxy's child process: httputil.ReverseProxy to
 // upstream, on addr ("addr=upstream"), plus /healthz as asymjwt proxy has.
-func serveBare(arg string) error {
+// Like asymjwt proxy it uses http.DefaultTransport, which keeps 2 idle
+// connections per upstream host; pooled keeps 1,024 instead.
+func serveBare(arg string, pooled bool) error {
 	addr, upstream, ok := strings.Cut(arg, "=")
 	if !ok {
 		return errors.New("-serve-bare ADDR=UPSTREAM")
@@ -384,7 +389,12 @@ func serveBare(arg string) error {
 		return err
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	if pooled {
+		// Keep as many idle upstream connections as there are clients.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 1024
+		rp.Transport = t
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/", rp)

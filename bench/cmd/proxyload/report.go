@@ -24,7 +24,7 @@ func report(cfg config, results []result, floorBefore, floorAfter time.Duration)
 	bare, haveBare := byName["bare"]
 	for _, r := range results {
 		added, ratio := "—", "—"
-		if haveBare && r.name != "bare" {
+		if haveBare && (r.name == "memory" || r.name == "redis") {
 			d := r.cpuPerReq() - bare.cpuPerReq()
 			added = "+" + us(d)
 			ratio = fmt.Sprintf("%.2f×", float64(d)/float64(floor))
@@ -45,6 +45,8 @@ func label(name string) string {
 	switch name {
 	case "bare":
 		return "bare `httputil.ReverseProxy`"
+	case "bare-pooled":
+		return "bare, 1,024 idle upstream connections"
 	case "memory":
 		return "`asymjwt proxy` (memory)"
 	case "redis":
