@@ -41,6 +41,11 @@ func newRueidisStore(t testing.TB, o rueidis.ClientOption, opts ...asymjwtredis.
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return newRueidisStoreOf(t, c, opts...)
+}
+
+func newRueidisStoreOf(t testing.TB, c rueidis.Client, opts ...asymjwtredis.Option) *asymjwtredis.RueidisStore {
+	t.Helper()
 	s, err := asymjwtredis.NewRueidisStore(c, opts...)
 	if err != nil {
 		t.Fatal(err)

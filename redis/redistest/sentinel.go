@@ -37,9 +37,26 @@ type Sentinel struct {
 // command lines.
 func StartSentinel(tb testing.TB, args ...string) *Sentinel {
 	tb.Helper()
+	// No delay before the replica's first sync (diskless sync waits 5 s
+	// for more replicas by default).
+	args = append([]string{"--repl-diskless-sync-delay", "0"}, args...)
 	primary := Start(tb, args...)
 	replica := Start(tb, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, args...)...)
 	s := &Sentinel{Nodes: [2]*Server{primary, replica}, tb: tb}
+	// Sentinel lists the replicas in the primary's INFO: start it once the
+	// replica is there and in sync, or it would learn of it 10 s later.
+	rc := replica.Client(tb)
+	deadline := time.Now().Add(startTimeout)
+	for {
+		info, err := rc.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: replica not in sync after %v: %v %q", startTimeout, err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	dir := tb.TempDir()
 	var cmd *exec.Cmd
 	var done chan struct{}
@@ -63,7 +80,7 @@ func StartSentinel(tb testing.TB, args ...string) *Sentinel {
 	// Sentinel learns of replicas from the primary's INFO; until then it
 	// has nothing to fail over to.
 	sc := s.SentinelClient(tb)
-	deadline := time.Now().Add(startTimeout)
+	deadline = time.Now().Add(startTimeout)
 	for {
 		replicas, err := sc.Replicas(context.Background(), MasterName).Result()
 		if err == nil && len(replicas) == 1 && replicas[0]["port"] == strconv.Itoa(replica.port) &&
