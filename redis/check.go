@@ -64,6 +64,12 @@ func (s *Store) Check(ctx context.Context) error {
 
 func checkNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	policy, err := maxmemoryPolicy(ctx, c)
+	return judgePolicy(addr, policy, err)
+}
+
+// judgePolicy turns node addr's maxmemory-policy, or the failure to read
+// it, into Check's finding.
+func judgePolicy(addr, policy string, err error) error {
 	if err != nil {
 		return fmt.Errorf("%w on %s: %w", ErrPolicyUnchecked, addr, err)
 	}
