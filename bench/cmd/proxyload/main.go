@@ -13,7 +13,8 @@
 // real asymjwt binary (built from the workspace with go build, or -asymjwt
 // PATH) as `asymjwt proxy --keys DIR --upstream URL`, with the memory
 // replay store ("memory") or a redis-server this program starts
-// ("redis", --redis). The upstream (answering "ok") and the load
+// ("redis", --redis), and "memory-nolog" with --log-level warn (no access
+// log line per request). The upstream (answering "ok") and the load
 // generator run in this process. Each request of the asymjwt cases
 // carries its own token (Ed25519, a fresh nonce), all signed before the
 // case starts; every response must be 200 "ok", or the run fails.
@@ -73,7 +74,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 20000, "measured requests per case")
 	flag.IntVar(&cfg.c, "c", 32, "concurrent clients (keep-alive connections)")
-	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis,bare-pooled", "comma-separated cases: bare, memory, redis, bare-pooled")
+	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis,bare-pooled,memory-nolog", "comma-separated cases: bare, memory, redis, bare-pooled, memory-nolog")
 	flag.StringVar(&cfg.asymjwt, "asymjwt", "", "asymjwt binary (default: go build github.com/asymjwt/asymjwt/cmd/asymjwt)")
 	flag.StringVar(&cfg.redisServer, "redis-server", "redis-server", "redis-server binary, for the redis case")
 	flag.Var(&cfg.proxyArgs, "proxy-arg", "extra `ARG` for asymjwt proxy (repeat), e.g. -proxy-arg=--log-level=warn")
@@ -118,7 +119,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 	cases := strings.Split(cfg.cases, ",")
 	for _, c := range cases {
-		if c != "bare" && c != "bare-pooled" && c != "memory" && c != "redis" {
+		if c != "bare" && c != "bare-pooled" && c != "memory" && c != "memory-nolog" && c != "redis" {
 			return "", fmt.Errorf("unknown case %q", c)
 		}
 	}
@@ -153,7 +154,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 
 	bin := cfg.asymjwt
-	if bin == "" && slices.ContainsFunc(cases, func(c string) bool { return c == "memory" || c == "redis" }) {
+	if bin == "" && slices.ContainsFunc(cases, func(c string) bool { return !strings.HasPrefix(c, "bare") }) {
 		bin = filepath.Join(dir, "asymjwt")
 		fmt.Fprintln(log, "proxyload: go build github.com/asymjwt/asymjwt/cmd/asymjwt")
 		b := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/asymjwt/asymjwt/cmd/asymjwt")
@@ -200,7 +201,7 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 			return res, err
 		}
 		cmd = exec.Command(self, "-serve-"+name, addr+"="+upstream)
-	case "memory", "redis":
+	case "memory", "memory-nolog", "redis":
 		args := []string{"proxy", "--listen", addr, "--upstream", upstream, "--keys", keysDir,
 			// Far from the tokens' time: a slow machine must not make
 			// the last pre-signed tokens stale.
@@ -212,6 +213,10 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 			}
 			defer stop()
 			args = append(args, "--redis", url)
+		}
+		if name == "memory-nolog" {
+			// No access log line per request (WARN and above only).
+			args = append(args, "--log-level", "warn")
 		}
 		cmd = exec.Command(bin, append(args, cfg.proxyArgs...)...)
 	}
@@ -231,7 +236,7 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 
 	warm := max(cfg.n/20, 2*cfg.c)
 	tokens := make([]string, warm+cfg.n)
-	if name == "memory" || name == "redis" {
+	if !strings.HasPrefix(name, "bare") {
 		if err := signAll(signer, tokens); err != nil {
 			return res, err
 		}

@@ -27,13 +27,13 @@ func TestMain(m *testing.M) {
 // row per case. The numbers are not checked: a smoke test measures
 // nothing.
 func TestSmoke(t *testing.T) {
-	cases := "bare,memory,redis,bare-pooled"
+	cases := "bare,memory,redis,bare-pooled,memory-nolog"
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("redis-server is not installed and CI=true; run scripts/ensure-redis.sh: %v", err)
 		}
 		t.Logf("redis-server is not installed; the redis case is skipped (scripts/ensure-redis.sh installs it)")
-		cases = "bare,memory,bare-pooled"
+		cases = "bare,memory,bare-pooled,memory-nolog"
 	}
 	out, err := run(context.Background(), config{n: 40, c: 4, cases: cases, redisServer: "redis-server"}, io.Discard)
 	if err != nil {

@@ -24,7 +24,7 @@ func report(cfg config, results []result, floorBefore, floorAfter time.Duration)
 	bare, haveBare := byName["bare"]
 	for _, r := range results {
 		added, ratio := "—", "—"
-		if haveBare && (r.name == "memory" || r.name == "redis") {
+		if haveBare && !strings.HasPrefix(r.name, "bare") {
 			d := r.cpuPerReq() - bare.cpuPerReq()
 			added = "+" + us(d)
 			ratio = fmt.Sprintf("%.2f×", float64(d)/float64(floor))
@@ -51,6 +51,8 @@ func label(name string) string {
 		return "`asymjwt proxy` (memory)"
 	case "redis":
 		return "`asymjwt proxy --redis`"
+	case "memory-nolog":
+		return "`asymjwt proxy --log-level warn` (memory)"
 	}
 	return name
 }
