@@ -27,8 +27,6 @@ type Sentinel struct {
 	Addr string
 	// Nodes are the primary at start (Nodes[0]) and its replica.
 	Nodes [2]*Server
-
-	tb testing.TB
 }
 
 // StartSentinel starts a primary, a replica of it and a Sentinel
@@ -42,7 +40,7 @@ func StartSentinel(tb testing.TB, args ...string) *Sentinel {
 	args = append([]string{"--repl-diskless-sync-delay", "0"}, args...)
 	primary := Start(tb, args...)
 	replica := Start(tb, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.port)}, args...)...)
-	s := &Sentinel{Nodes: [2]*Server{primary, replica}, tb: tb}
+	s := &Sentinel{Nodes: [2]*Server{primary, replica}}
 	// Sentinel lists the replicas in the primary's INFO: start it once the
 	// replica is there and in sync, or it would learn of it 10 s later.
 	rc := replica.Client(tb)
