@@ -36,6 +36,10 @@
 //	}
 //	v, err := asymjwt.NewVerifier(keys, asymjwt.WithReplayStore(store))
 //
+// [NewRueidisStore] is the same store on github.com/redis/rueidis, whose
+// auto-pipelining batches concurrent claims (single node, Cluster and
+// Sentinel alike).
+//
 // Redis must run with maxmemory-policy noeviction ([Store.Check] reports
 // otherwise): an evicted entry can be replayed. An entry written just
 // before a failover or a restart without persistence can be lost the same

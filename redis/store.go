@@ -28,13 +28,12 @@ const DefaultRetention = 2*asymjwt.DefaultTolerance + time.Second
 // Store is an asymjwt.ReplayStore on Redis, shared by every instance of a
 // service. It is safe for concurrent use.
 type Store struct {
-	client redis.UniversalClient
-	prefix string
+	// backend is the client library: go-redis (New) or rueidis
+	// (NewRueidisStore). Every rule of the store lives here, in Store.
+	backend backend
+	prefix  string
 	// timeout bounds each Claim; 0 leaves only the caller's context.
 	timeout time.Duration
-	// ctxAware: the client aborts socket I/O when the context ends
-	// (ContextTimeoutEnabled), so Claim need not wait for it separately.
-	ctxAware bool
 	// clock is time.Now; tests replace it to play a verifier whose clock
 	// differs from Redis's.
 	clock func() time.Time
@@ -47,6 +46,20 @@ type Store struct {
 }
 
 var _ asymjwt.RetainingReplayStore = (*Store)(nil)
+
+// backend is what a Store needs of a Redis client library.
+type backend interface {
+	// setNX sends SET key 1 PX px NX: true when Redis set the key, false
+	// on its nil reply (the key exists), the client's error otherwise.
+	setNX(ctx context.Context, key string, px int64) (bool, error)
+	// stopsAtDeadline reports whether the client ends socket I/O when
+	// ctx ends, so that Claim need not wait for it apart.
+	stopsAtDeadline() bool
+	// checkPolicies is Check: judgePolicy's findings on every node.
+	checkPolicies(ctx context.Context) error
+	// serverTime is Redis's TIME (of one node of a cluster).
+	serverTime(ctx context.Context) (time.Time, error)
+}
 
 type config struct {
 	prefix    string
@@ -114,6 +127,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			"it moves a down shard's keys to other shards, which forgets claimed tokens; " +
 			"use a single node (with replicas and Sentinel) or Cluster")
 	}
+	s, err := newStore(goRedis{client: client, ctxAware: honoursContext(client)}, opts)
+	if err != nil {
+		return nil, err
+	}
+	client.AddHook(dialRecorder{s})
+	return s, nil
+}
+
+// newStore applies opts to a Store on b.
+func newStore(b backend, opts []Option) (*Store, error) {
 	cfg := config{prefix: DefaultPrefix, timeout: DefaultTimeout, retention: DefaultRetention}
 	for _, o := range opts {
 		o(&cfg)
@@ -124,16 +147,13 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	case cfg.retention <= 0:
 		return nil, errors.New("asymjwtredis: retention must be positive")
 	}
-	s := &Store{
-		client:    client,
+	return &Store{
+		backend:   b,
 		prefix:    cfg.prefix,
 		timeout:   cfg.timeout,
-		ctxAware:  honoursContext(client),
 		clock:     time.Now,
 		retention: cfg.retention,
-	}
-	client.AddHook(dialRecorder{s})
-	return s, nil
+	}, nil
 }
 
 // Retain implements asymjwt.RetainingReplayStore: it accepts a verifier
@@ -216,7 +236,7 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	if ctx.Err() != nil {
 		return false, s.unavailable(context.Cause(ctx), start)
 	}
-	if s.ctxAware || ctx.Done() == nil {
+	if s.backend.stopsAtDeadline() || ctx.Done() == nil {
 		return s.set(ctx, key, expires, start)
 	}
 	// The client would not stop at the deadline: wait for it apart, and
@@ -239,21 +259,11 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 }
 
 func (s *Store) set(ctx context.Context, key string, expires, start time.Time) (bool, error) {
-	// Built by hand so that the expiry is always PX: go-redis's Set would
-	// send EX for a whole number of seconds.
-	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, "1", "px", ttlMillis(expires.Sub(s.clock())), "nx")
-	cmd.SetFirstKeyPos(1)
-	_ = s.client.Process(ctx, cmd)
-	reply, err := cmd.Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return false, nil
-	case err != nil:
+	fresh, err := s.backend.setNX(ctx, s.prefix+key, ttlMillis(expires.Sub(s.clock())))
+	if err != nil {
 		return false, s.unavailable(err, start)
-	case reply != "OK":
-		return false, s.unavailable(fmt.Errorf("unexpected reply %q to SET NX", reply), start)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // dialCauseAge bounds how much older than a Claim a dial failure may be

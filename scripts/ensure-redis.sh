@@ -2,7 +2,8 @@
 # Installs redis-server for the redis module's tests when it is missing,
 # with apt-get, as root or through passwordless sudo (as on GitHub's
 # runners). The tests start and stop their own server on loopback; this
-# only makes sure the binary exists. Under CI=true the Redis tests fail
+# only makes sure the binary exists. The Sentinel tests run it as
+# `redis-server --sentinel`, so the redis-sentinel package is not needed. Under CI=true the Redis tests fail
 # without it, so this script fails too when it cannot install it.
 set -euo pipefail
 if command -v redis-server >/dev/null 2>&1; then

@@ -9,6 +9,7 @@ require (
 	github.com/asymjwt/asymjwt/sql v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/rueidis v1.0.79
 	golang.org/x/crypto v0.59.0
 )
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
 	asymjwtsql "github.com/asymjwt/asymjwt/sql"
 )
@@ -29,10 +30,11 @@ func warnTo(e *env) func(error) {
 	return func(err error) { fmt.Fprintf(e.stderr, "warning: %v\n", err) }
 }
 
-// httpTransport is http.DefaultTransport, trusting the CA certificates in
-// caFile instead of the system's when caFile is set.
+// httpTransport is server.UpstreamTransport (http.DefaultTransport with
+// room for idle connections), trusting the CA certificates in caFile
+// instead of the system's when caFile is set.
 func httpTransport(caFile string) (*http.Transport, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := server.UpstreamTransport()
 	if caFile == "" {
 		return t, nil
 	}

@@ -37,7 +37,7 @@ var (
 // makes every instance report it. A cluster is checked on one node.
 func (s *Store) CheckClock(ctx context.Context, maxSkew time.Duration) error {
 	before := s.clock()
-	server, err := s.client.Time(ctx).Result()
+	server, err := s.backend.serverTime(ctx)
 	after := s.clock()
 	if err != nil {
 		return fmt.Errorf("asymjwtredis: TIME: %w", err)
@@ -63,16 +63,50 @@ func (s *Store) CheckClock(ctx context.Context, maxSkew time.Duration) error {
 // disable CONFIG), INFO memory. Call Check at startup; whether a finding
 // stops the service or is logged as a warning is the caller's choice. A
 // Sentinel client checks the current master only.
-func (s *Store) Check(ctx context.Context) error {
-	shards, ok := s.client.(interface {
+func (s *Store) Check(ctx context.Context) error { return s.backend.checkPolicies(ctx) }
+
+// goRedis is the backend on github.com/redis/go-redis (New).
+type goRedis struct {
+	client redis.UniversalClient
+	// ctxAware: the client aborts socket I/O when the context ends
+	// (ContextTimeoutEnabled).
+	ctxAware bool
+}
+
+func (g goRedis) stopsAtDeadline() bool { return g.ctxAware }
+
+func (g goRedis) setNX(ctx context.Context, key string, px int64) (bool, error) {
+	// Built by hand so that the expiry is always PX: go-redis's Set would
+	// send EX for a whole number of seconds.
+	cmd := redis.NewStatusCmd(ctx, "set", key, "1", "px", px, "nx")
+	cmd.SetFirstKeyPos(1)
+	_ = g.client.Process(ctx, cmd)
+	reply, err := cmd.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, err
+	case reply != "OK":
+		return false, fmt.Errorf("unexpected reply %q to SET NX", reply)
+	}
+	return true, nil
+}
+
+func (g goRedis) serverTime(ctx context.Context) (time.Time, error) {
+	return g.client.Time(ctx).Result()
+}
+
+func (g goRedis) checkPolicies(ctx context.Context) error {
+	shards, ok := g.client.(interface {
 		ForEachShard(context.Context, func(context.Context, *redis.Client) error) error
 	})
 	if !ok {
 		addr := "redis"
-		if c, ok := s.client.(*redis.Client); ok {
+		if c, ok := g.client.(*redis.Client); ok {
 			addr = c.Options().Addr
 		}
-		return checkNode(ctx, s.client, addr)
+		return checkNode(ctx, g.client, addr)
 	}
 	var (
 		mu       sync.Mutex
@@ -94,6 +128,12 @@ func (s *Store) Check(ctx context.Context) error {
 
 func checkNode(ctx context.Context, c redis.Cmdable, addr string) error {
 	policy, err := maxmemoryPolicy(ctx, c)
+	return judgePolicy(addr, policy, err)
+}
+
+// judgePolicy turns node addr's maxmemory-policy, or the failure to read
+// it, into Check's finding.
+func judgePolicy(addr, policy string, err error) error {
 	if err != nil {
 		return fmt.Errorf("%w on %s: %w", ErrPolicyUnchecked, addr, err)
 	}
