@@ -178,3 +178,36 @@ func TestProxyKeysDB(t *testing.T) {
 	}
 	wantFail(t, run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--keys-db", "sqlite:"+filepath.Join(t.TempDir(), "none.db")), 1, "--keys-db")
 }
+
+// forward-auth takes --keys-db through the same key flags as the proxy,
+// and records key use in the database.
+func TestForwardAuthKeysDB(t *testing.T) {
+	db := keysDB(t)
+	mustRun(t, "", "keys", "add", "--db", db, "--user", "billing", fixture("keys/ed25519.pem.pub"))
+	dir := t.TempDir()
+	mustRun(t, "", "keys", "add", "--dir", dir, "--user", "shipping", fixture("keys/p256.pem.pub"))
+	fa := startServer(t, "forward-auth", "--keys", dir, "--keys-db", db)
+	for _, c := range []struct{ user, key string }{{"billing", "keys/ed25519.pem"}, {"shipping", "keys/p256.pem"}} {
+		s := signer(t, c.user, c.key)
+		tok, err := s.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, hdr := subrequest(t, fa, s.AuthorizationValue(tok), nil)
+		if status != http.StatusOK || hdr.Get("X-Authenticated-User") != c.user {
+			t.Fatalf("%s: %d %v", c.user, status, hdr)
+		}
+	}
+	mallory := signer(t, "mallory", "keys/ed25519.pem")
+	tok, _ := mallory.Token()
+	if status, _ := subrequest(t, fa, mallory.AuthorizationValue(tok), nil); status != http.StatusUnauthorized {
+		t.Fatalf("billing's key let mallory in: %d", status)
+	}
+	// Stopping flushes the recorded use of billing's key.
+	if code := fa.shutdown(t); code != 0 {
+		t.Fatalf("forward-auth exited %d", code)
+	}
+	if out := mustRun(t, "", "keys", "list", "--db", db, "--user", "billing"); strings.HasSuffix(strings.TrimSpace(out), "never") {
+		t.Fatalf("use not recorded:\n%s", out)
+	}
+}
