@@ -57,6 +57,7 @@ type config struct {
 	onError     func(error)
 	jwksOpts    []asymjwt.JWKSTrustOption
 	listenRetry time.Duration
+	onReload    func(error)
 }
 
 // WithReloadInterval sets how often the store checks the database: on
@@ -109,6 +110,15 @@ func WithLogger(l *slog.Logger) Option {
 // short.
 func WithErrorHandler(fn func(error)) Option {
 	return func(c *config) { c.onError = fn }
+}
+
+// WithReloadHandler calls fn after every load (the first, each periodic
+// check or reload, each reload of notified users) with how it went: nil,
+// the problems it newly reported (rows skipped), or why it could not read
+// the database. It is meant for metrics; fn runs on the loading
+// goroutine: keep it short, and call neither Reload nor Close.
+func WithReloadHandler(fn func(error)) Option {
+	return func(c *config) { c.onReload = fn }
 }
 
 // WithJWKSOptions configures the asymjwt.JWKSTrust that serves the users
@@ -330,6 +340,7 @@ func (s *Store) loadWith(ctx context.Context, _ map[string]*asymjwt.SnapshotUser
 			return nil, s.failed(err)
 		}
 		if v == s.dataVer && s.fullLoads.Load() > 0 && !force {
+			s.reloaded(nil)
 			return nil, nil // unchanged; the database answered
 		}
 		next, err := s.loadAll(ctx, s.conn)
@@ -356,6 +367,7 @@ func (s *Store) failed(err error) error {
 		s.failure = msg
 		s.report(err)
 	}
+	s.reloaded(err)
 	return err
 }
 
@@ -368,27 +380,48 @@ func (s *Store) loadAll(ctx context.Context, q txBeginner) (map[string]*asymjwt.
 	}
 	s.failure = ""
 	users, problems := s.build(rows, true)
-	s.syncTrusts(trusts, nil, problems)
+	problems = s.syncTrusts(trusts, nil, problems)
 	n := s.fullLoads.Add(1)
-	// Report what is new; a row that stays bad is reported once.
-	fresh := make(map[string]bool, len(problems))
-	var errs []error
-	for _, p := range problems {
-		msg := p.Error()
-		fresh[msg] = true
-		if !s.problems[msg] {
-			s.report(p)
-		}
-		errs = append(errs, p)
-	}
-	s.problems = fresh
+	all := s.notice(problems, true)
 	level := slog.LevelDebug
 	if n == 1 || len(users) != len(s.snap.Users()) {
 		level = slog.LevelInfo
 	}
 	s.cfg.logger.LogAttrs(ctx, level, "asymjwtsql: keys loaded",
 		slog.Int("users", len(users)), slog.Int("jwks_users", len(trusts)), slog.Int("rows", len(rows)), slog.Int("skipped", len(problems)))
-	return users, errors.Join(errs...)
+	return users, all
+}
+
+// notice reports the problems of a load that are new (a row that stays
+// bad is reported once), passes them to the reload handler, and returns
+// them all. full says the load saw every row, so that problems gone are
+// forgotten.
+func (s *Store) notice(problems []error, full bool) error {
+	seen, next := s.problems, s.problems
+	if full || next == nil {
+		next = make(map[string]bool, len(problems))
+	}
+	var fresh []error
+	for _, p := range problems {
+		msg := p.Error()
+		if !seen[msg] && !next[msg] {
+			fresh = append(fresh, p)
+		}
+		next[msg] = true
+	}
+	s.problems = next
+	for _, p := range fresh {
+		s.report(p)
+	}
+	s.reloaded(errors.Join(fresh...))
+	return errors.Join(problems...)
+}
+
+// reloaded tells the reload handler how a load went.
+func (s *Store) reloaded(err error) {
+	if s.cfg.onReload != nil {
+		s.cfg.onReload(err)
+	}
 }
 
 // loadUsers reloads only the named users, into a copy of current.
@@ -412,16 +445,8 @@ func (s *Store) loadUsers(names []string) asymjwt.SnapshotLoad {
 			delete(next, name)
 		}
 		maps.Copy(next, users)
-		s.syncTrusts(trusts, names, problems)
-		var errs []error
-		for _, p := range problems {
-			if msg := p.Error(); !s.problems[msg] {
-				s.problems[msg] = true
-				s.report(p)
-			}
-			errs = append(errs, p)
-		}
-		return next, errors.Join(errs...)
+		problems = s.syncTrusts(trusts, names, problems)
+		return next, s.notice(problems, false)
 	}
 }
 
@@ -548,8 +573,9 @@ func parseRow(r row) (asymjwt.AuthorizedKey, error) {
 }
 
 // syncTrusts makes the JWKS trust follow the rows: of everyone when only
-// is nil, else of the users in only. Bad rows are added to problems.
-func (s *Store) syncTrusts(rows map[string]string, only []string, problems []error) {
+// is nil, else of the users in only. Bad rows are added to problems,
+// which it returns.
+func (s *Store) syncTrusts(rows map[string]string, only []string, problems []error) []error {
 	cur := *s.trusts.Load()
 	next := make(map[string]string, len(cur))
 	if only != nil {
@@ -575,6 +601,7 @@ func (s *Store) syncTrusts(rows map[string]string, only []string, problems []err
 		}
 	}
 	s.trusts.Store(&next)
+	return problems
 }
 
 // listen runs LISTEN on conn.

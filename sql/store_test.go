@@ -142,8 +142,13 @@ func testBadRows(t *testing.T, url string) {
 	insert("carol", "SHA256:not-this-key", other.text) // kid is not the key's
 	insert("bad,name", other.kid, other.text)
 	insert("dave", other.kid, other.text)
-	var reported errorLog
-	store := newStore(t, url, asymjwtsql.WithErrorHandler(reported.add))
+	trust := `INSERT INTO asymjwt_jwks_trusts (username, url, created_at) VALUES ('erin', 'http://plain.example/jwks', '2026-01-01 00:00:00.000000Z')`
+	if _, err := db.ExecContext(ctx, trust); err != nil {
+		t.Fatal(err)
+	}
+	var reported, reloads errorLog
+	store := newStore(t, url, asymjwtsql.WithErrorHandler(reported.add),
+		asymjwtsql.WithReloadHandler(func(err error) { reloads.add(err) }), asymjwtsql.WithReloadInterval(time.Hour))
 	if !has(store, "alice", good.kid) || !has(store, "dave", other.kid) {
 		t.Fatal("good rows are not served next to bad ones")
 	}
@@ -159,9 +164,12 @@ func testBadRows(t *testing.T, url string) {
 	if has(store, "bad,name", other.kid) {
 		t.Error("a row with an invalid username is served")
 	}
+	if has(store, "erin", other.kid) {
+		t.Error("a plain http JWKS trust row is served")
+	}
 	errs := reported.all()
-	if len(errs) != 4 {
-		t.Fatalf("reported %d problems, want 4: %v", len(errs), errs)
+	if len(errs) != 5 {
+		t.Fatalf("reported %d problems, want 5: %v", len(errs), errs)
 	}
 	if !errors.Is(errors.Join(errs...), asymjwt.ErrInvalidKey) {
 		t.Errorf("problems do not wrap ErrInvalidKey: %v", errs)
@@ -170,8 +178,13 @@ func testBadRows(t *testing.T, url string) {
 	if err := store.Reload(ctx); err == nil {
 		t.Error("Reload over bad rows returned no problems")
 	}
-	if n := len(reported.all()); n != 4 {
-		t.Errorf("after a reload %d problems were reported, want the same 4", n)
+	if n := len(reported.all()); n != 5 {
+		t.Errorf("after a reload %d problems were reported, want the same 5", n)
+	}
+	// The reload handler saw the first load's problems, then a clean
+	// reload: nothing new.
+	if r := reloads.all(); len(r) != 2 || r[0] == nil || r[1] != nil {
+		t.Errorf("reload handler got %v, want [problems, nil]", r)
 	}
 }
 

@@ -64,6 +64,8 @@ type keySource struct {
 	// dirReloaded, if set, is told of every load of the directory
 	// (metrics).
 	dirReloaded func(error)
+	// dbReloaded, likewise, of every load of the database.
+	dbReloaded func(error)
 }
 
 // openKeyStore builds the KeyStore of the key flags — the one place proxy,
@@ -111,6 +113,9 @@ func openKeyStore(ctx context.Context, src keySource) (_ asymjwt.KeyStore, _ fun
 		}
 		closers = append(closers, db.Close)
 		opts := []asymjwtsql.Option{asymjwtsql.WithLogger(src.logger)}
+		if src.dbReloaded != nil {
+			opts = append(opts, asymjwtsql.WithReloadHandler(src.dbReloaded))
+		}
 		if !src.watch {
 			opts = []asymjwtsql.Option{
 				asymjwtsql.WithLogger(slog.New(slog.DiscardHandler)),

@@ -40,6 +40,7 @@ func (k *keyFlags) open(logger *slog.Logger, m *serverMetrics) (store asymjwt.Ke
 	src := keySource{dir: *k.dir, db: *k.db, watch: true, logger: logger}
 	if m != nil {
 		src.dirReloaded = m.Verifier.KeySourceReloaded("directory")
+		src.dbReloaded = m.Verifier.KeySourceReloaded("database")
 	}
 	return openKeyStore(context.Background(), src)
 }
