@@ -179,6 +179,28 @@ func TestProxyKeysDB(t *testing.T) {
 	wantFail(t, run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--keys-db", "sqlite:"+filepath.Join(t.TempDir(), "none.db")), 1, "--keys-db")
 }
 
+// The proxy's metrics count the database's loads.
+func TestProxyKeysDBMetrics(t *testing.T) {
+	db := keysDB(t)
+	up := newUpstream(t)
+	p := startProxy(t, "--upstream", up.URL, "--keys-db", db, "--metrics-listen", "127.0.0.1:0")
+	metricsURL := "http://" + p.metricsAddr(t) + "/metrics"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := scrapeMetrics(t, metricsURL)
+		if got[`asymjwt_key_source_reloads_total{source="database"}`] >= 2 {
+			if f := got[`asymjwt_key_source_reload_failures_total{source="database"}`]; f != 0 {
+				t.Fatalf("%v failed loads of a good database", f)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("database loads not counted: %v", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // forward-auth takes --keys-db through the same key flags as the proxy,
 // and records key use in the database.
 func TestForwardAuthKeysDB(t *testing.T) {
