@@ -1,0 +1,5 @@
+//go:build !race
+
+package asymjwtsql_test
+
+const raceEnabled = false
