@@ -204,14 +204,14 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 		args := []string{"proxy", "--listen", addr, "--upstream", upstream, "--keys", keysDir,
 			// Far from the tokens' time: a slow machine must not make
 			// the last pre-signed tokens stale.
-			"--tolerance", "5m"}
+			"--tolerance", "5m", "--max-clock-skew", "1s"}
 		if name == "redis" {
 			stop, url, err := startRedis(cfg.redisServer, filepath.Join(dir, "redis"))
 			if err != nil {
 				return res, err
 			}
 			defer stop()
-			args = append(args, "--redis", url)
+			args = append(args, "--redis", url, "--redis-retention", "5m2s")
 		}
 		if name == "memory-nolog" {
 			// No access log line per request (WARN and above only).

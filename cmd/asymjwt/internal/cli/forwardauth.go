@@ -121,7 +121,7 @@ change.`,
 	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
-		return &usageError{msg: err.Error()}
+		return verifierError(err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

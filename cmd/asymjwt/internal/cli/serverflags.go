@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -155,6 +156,15 @@ func (f *tlsFlags) config(logger *slog.Logger) (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
 	return certs.TLSConfig(), nil
+}
+
+// verifierError is NewVerifier's error as a usage error, naming the flags
+// that fix a replay store that would not keep entries long enough.
+func verifierError(err error) error {
+	if errors.Is(err, asymjwt.ErrReplayRetention) {
+		return usagef("%v; here: raise --redis-retention (the same on every instance), or lower --tolerance or --max-clock-skew", err)
+	}
+	return &usageError{msg: err.Error()}
 }
 
 // windowFlags set a verifier's time window and the clock offset between
