@@ -113,7 +113,7 @@ change.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ make them.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
 	if err != nil {
 		return err
 	}
