@@ -7,9 +7,8 @@
 //
 // Every case runs the proxy in a child process on loopback: the bare
 // proxy is this program started again with -serve-bare (an
-// httputil.ReverseProxy on http.DefaultTransport, as asymjwt proxy has;
-// "bare-pooled" keeps 1,024 idle upstream connections instead of
-// DefaultTransport's 2 per host), the others the
+// httputil.ReverseProxy with room for 1,024 idle upstream connections, as
+// asymjwt proxy has), the others the
 // real asymjwt binary (built from the workspace with go build, or -asymjwt
 // PATH) as `asymjwt proxy --keys DIR --upstream URL`, with the memory
 // replay store ("memory") or a redis-server this program starts
@@ -64,8 +63,8 @@ import (
 const username = "loadclient"
 
 func main() {
-	if len(os.Args) == 3 && (os.Args[1] == "-serve-bare" || os.Args[1] == "-serve-bare-pooled") {
-		if err := serveBare(os.Args[2], os.Args[1] == "-serve-bare-pooled"); err != nil {
+	if len(os.Args) == 3 && os.Args[1] == "-serve-bare" {
+		if err := serveBare(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, "proxyload:", err)
 			os.Exit(1)
 		}
@@ -74,7 +73,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 20000, "measured requests per case")
 	flag.IntVar(&cfg.c, "c", 32, "concurrent clients (keep-alive connections)")
-	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis,bare-pooled,memory-nolog", "comma-separated cases: bare, memory, redis, bare-pooled, memory-nolog")
+	flag.StringVar(&cfg.cases, "cases", "bare,memory,redis,memory-nolog", "comma-separated cases: bare, memory, redis, memory-nolog")
 	flag.StringVar(&cfg.asymjwt, "asymjwt", "", "asymjwt binary (default: go build github.com/asymjwt/asymjwt/cmd/asymjwt)")
 	flag.StringVar(&cfg.redisServer, "redis-server", "redis-server", "redis-server binary, for the redis case")
 	flag.Var(&cfg.proxyArgs, "proxy-arg", "extra `ARG` for asymjwt proxy (repeat), e.g. -proxy-arg=--log-level=warn")
@@ -119,7 +118,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 	cases := strings.Split(cfg.cases, ",")
 	for _, c := range cases {
-		if c != "bare" && c != "bare-pooled" && c != "memory" && c != "memory-nolog" && c != "redis" {
+		if c != "bare" && c != "memory" && c != "memory-nolog" && c != "redis" {
 			return "", fmt.Errorf("unknown case %q", c)
 		}
 	}
@@ -195,7 +194,7 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	var cmd *exec.Cmd
 	switch name {
-	case "bare", "bare-pooled":
+	case "bare":
 		self, err := os.Executable()
 		if err != nil {
 			return res, err
@@ -205,14 +204,14 @@ func runCase(ctx context.Context, cfg config, name, bin, dir, keysDir, upstream 
 		args := []string{"proxy", "--listen", addr, "--upstream", upstream, "--keys", keysDir,
 			// Far from the tokens' time: a slow machine must not make
 			// the last pre-signed tokens stale.
-			"--tolerance", "5m"}
+			"--tolerance", "5m", "--max-clock-skew", "1s"}
 		if name == "redis" {
 			stop, url, err := startRedis(cfg.redisServer, filepath.Join(dir, "redis"))
 			if err != nil {
 				return res, err
 			}
 			defer stop()
-			args = append(args, "--redis", url)
+			args = append(args, "--redis", url, "--redis-retention", "5m2s")
 		}
 		if name == "memory-nolog" {
 			// No access log line per request (WARN and above only).
@@ -382,9 +381,9 @@ func signatureFloor(signer *asymjwt.Signer, pub ed25519.PublicKey) (time.Duratio
 
 // serveBare is the bare proxy's child process: httputil.ReverseProxy to
 // upstream, on addr ("addr=upstream"), plus /healthz as asymjwt proxy has.
-// Like asymjwt proxy it uses http.DefaultTransport, which keeps 2 idle
-// connections per upstream host; pooled keeps 1,024 instead.
-func serveBare(arg string, pooled bool) error {
+// Like asymjwt proxy (server.UpstreamTransport) it keeps up to 1,024 idle
+// upstream connections, where http.DefaultTransport keeps 2 per host.
+func serveBare(arg string) error {
 	addr, upstream, ok := strings.Cut(arg, "=")
 	if !ok {
 		return errors.New("-serve-bare ADDR=UPSTREAM")
@@ -394,12 +393,10 @@ func serveBare(arg string, pooled bool) error {
 		return err
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	if pooled {
-		// Keep as many idle upstream connections as there are clients.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 1024
-		rp.Transport = t
-	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 1024
+	rp.Transport = t
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("/", rp)

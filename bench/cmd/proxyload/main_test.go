@@ -12,8 +12,8 @@ import (
 // TestMain lets the test binary play the bare proxy's child process, as
 // the proxyload binary does.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && (os.Args[1] == "-serve-bare" || os.Args[1] == "-serve-bare-pooled") {
-		if err := serveBare(os.Args[2], os.Args[1] == "-serve-bare-pooled"); err != nil {
+	if len(os.Args) == 3 && os.Args[1] == "-serve-bare" {
+		if err := serveBare(os.Args[2]); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
@@ -27,13 +27,13 @@ func TestMain(m *testing.M) {
 // row per case. The numbers are not checked: a smoke test measures
 // nothing.
 func TestSmoke(t *testing.T) {
-	cases := "bare,memory,redis,bare-pooled,memory-nolog"
+	cases := "bare,memory,redis,memory-nolog"
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("redis-server is not installed and CI=true; run scripts/ensure-redis.sh: %v", err)
 		}
 		t.Logf("redis-server is not installed; the redis case is skipped (scripts/ensure-redis.sh installs it)")
-		cases = "bare,memory,bare-pooled,memory-nolog"
+		cases = "bare,memory,memory-nolog"
 	}
 	out, err := run(context.Background(), config{n: 40, c: 4, cases: cases, redisServer: "redis-server"}, io.Discard)
 	if err != nil {

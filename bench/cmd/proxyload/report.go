@@ -45,8 +45,6 @@ func label(name string) string {
 	switch name {
 	case "bare":
 		return "bare `httputil.ReverseProxy`"
-	case "bare-pooled":
-		return "bare, 1,024 idle upstream connections"
 	case "memory":
 		return "`asymjwt proxy` (memory)"
 	case "redis":

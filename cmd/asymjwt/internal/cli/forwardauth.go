@@ -113,7 +113,7 @@ change.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ change.`,
 	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
-		return &usageError{msg: err.Error()}
+		return verifierError(err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -152,7 +152,7 @@ make them.`,
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger)
+	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ make them.`,
 	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
-		return &usageError{msg: err.Error()}
+		return verifierError(err)
 	}
 
 	ln, err := net.Listen("tcp", *listen)

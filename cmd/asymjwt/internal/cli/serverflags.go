@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -90,7 +91,12 @@ func (f *replayFlags) kind() string {
 
 // open returns the replay store and a description for the log; release
 // frees it.
-func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asymjwt.ReplayStore, desc string, release func(), err error) {
+//
+// With Redis it also compares this process's clock with Redis's: further
+// apart than half of maxSkew, the instances' clocks may be further apart
+// than maxSkew, the bound of the replay guarantee, which no store can
+// enforce; that is logged as a warning.
+func (f *replayFlags) open(ctx context.Context, logger *slog.Logger, maxSkew time.Duration) (store asymjwt.ReplayStore, desc string, release func(), err error) {
 	if f.options == nil {
 		// This process's own: what the help texts promise, and what lets
 		// several servers run in one test process independently.
@@ -99,6 +105,9 @@ func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asym
 	client, rs, err := server.OpenRedis(ctx, f.options, *f.insecureUnchecked, logger, asymjwtredis.WithRetention(*f.retention))
 	if err != nil {
 		return nil, "", nil, err
+	}
+	if err := rs.CheckClock(ctx, maxSkew); err != nil {
+		logger.Warn("replay protection across instances needs their clocks within --max-clock-skew of each other", "err", err)
 	}
 	return rs, "redis " + client.Options().Addr, func() { client.Close() }, nil
 }
@@ -156,6 +165,15 @@ func (f *tlsFlags) config(logger *slog.Logger) (*tls.Config, error) {
 	return certs.TLSConfig(), nil
 }
 
+// verifierError is NewVerifier's error as a usage error, naming the flags
+// that fix a replay store that would not keep entries long enough.
+func verifierError(err error) error {
+	if errors.Is(err, asymjwt.ErrReplayRetention) {
+		return usagef("%v; here: raise --redis-retention (the same on every instance), or lower --tolerance or --max-clock-skew", err)
+	}
+	return &usageError{msg: err.Error()}
+}
+
 // windowFlags set a verifier's time window and the clock offset between
 // instances that its replay protection covers.
 type windowFlags struct {
@@ -167,6 +185,15 @@ func addWindowFlags(fs *flagSet) *windowFlags {
 		tolerance:    fs.Duration("tolerance", asymjwt.DefaultTolerance, "accept token times within ± `DURATION` of now"),
 		maxClockSkew: fs.Duration("max-clock-skew", 0, "a token is accepted at most once by all instances sharing --redis whose clocks are within `DURATION` of each other (default: the --tolerance); with --redis, --tolerance + --max-clock-skew + 1s must not exceed --redis-retention"),
 	}
+}
+
+// maxSkew is the clock offset between instances the replay guarantee
+// covers: --max-clock-skew, or the tolerance when not given.
+func (f *windowFlags) maxSkew() time.Duration {
+	if *f.maxClockSkew != 0 {
+		return *f.maxClockSkew
+	}
+	return *f.tolerance
 }
 
 // options returns WithTolerance and, when given, WithMaxClockSkew.
