@@ -34,6 +34,7 @@ modules:
 deps:
 	@./scripts/ensure-redis.sh
 	@./scripts/ensure-gateways.sh
+	@./scripts/ensure-postgres.sh
 
 fmt-check: modules
 	@out="$$(gofmt -l $(MODULES))" || exit 1; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
