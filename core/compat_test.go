@@ -197,6 +197,11 @@ func (c *keyCapture) Claim(ctx context.Context, key string, expires time.Time) (
 	return c.MemoryReplayStore.Claim(ctx, key, expires)
 }
 
+func (c *keyCapture) ClaimIssued(ctx context.Context, key string, issued time.Time) (bool, error) {
+	c.keys = append(c.keys, key)
+	return c.MemoryReplayStore.ClaimIssued(ctx, key, issued)
+}
+
 // documentedReplayKey is the derivation as docs/PROTOCOL.md §1.6 states it.
 func documentedReplayKey(username string, unix int64, nonce string, aud ...string) string {
 	var b []byte
