@@ -92,3 +92,39 @@ func sweepAll(t *testing.T, store *asymjwt.MemoryReplayStore, until int64) {
 		}
 	}
 }
+
+// hidingWrapper is a plain ReplayStore around a retaining one: what a
+// metrics or tracing wrapper written for ReplayStore alone is.
+type hidingWrapper struct{ next asymjwt.ReplayStore }
+
+func (w hidingWrapper) Claim(ctx context.Context, key string, expires time.Time) (bool, error) {
+	return w.next.Claim(ctx, key, expires)
+}
+
+func (w hidingWrapper) Unwrap() asymjwt.ReplayStore { return w.next }
+
+// TestNewVerifierRefusesWrapperHidingRetention: a plain store wrapping a
+// RetainingReplayStore would record entries for the recording verifier's
+// window only (the prometheus module's wrapper did so, reopening replay
+// across tolerances): NewVerifier refuses it.
+func TestNewVerifierRefusesWrapperHidingRetention(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	tests := []struct {
+		name  string
+		store asymjwt.ReplayStore
+		ok    bool
+	}{
+		{"memory store", asymjwt.NewMemoryReplayStore(), true},
+		{"plain store wrapping nothing retaining", hidingWrapper{&expiryRecorder{}}, true},
+		{"wrapping the memory store", hidingWrapper{asymjwt.NewMemoryReplayStore()}, false},
+		{"two wrappers deep", hidingWrapper{hidingWrapper{asymjwt.NewMemoryReplayStore()}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := asymjwt.NewVerifier(keys, asymjwt.WithReplayStore(tt.store))
+			if tt.ok != (err == nil) || !tt.ok && !errors.Is(err, asymjwt.ErrReplayRetention) {
+				t.Fatalf("err = %v; want ok=%v, else ErrReplayRetention", err, tt.ok)
+			}
+		})
+	}
+}

@@ -131,6 +131,13 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 	// the closed window boundary and whole-second token times.
 	lifetime := cfg.tolerance + cfg.maxClockSkew + time.Second
 	retaining, _ := cfg.replay.(RetainingReplayStore)
+	if retaining == nil && hidesRetention(cfg.replay) {
+		// A wrapper (metrics, tracing) that is a plain ReplayStore would
+		// record entries for this verifier's window only, and a verifier
+		// with a longer one on the same store would accept the token again.
+		return nil, fmt.Errorf("%w: replay store %T wraps a RetainingReplayStore without being one (SPEC §1.6): "+
+			"give the wrapper Retain and ClaimIssued that pass through", ErrReplayRetention, cfg.replay)
+	}
 	if retaining != nil {
 		if err := retaining.Retain(lifetime); err != nil {
 			if !errors.Is(err, ErrReplayRetention) {
@@ -149,6 +156,24 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		lifetime:  lifetime,
 		retaining: retaining,
 	}, nil
+}
+
+// hidesRetention reports whether store, a plain ReplayStore, wraps a
+// RetainingReplayStore: its Unwrap() ReplayStore chain reaches one.
+func hidesRetention(store ReplayStore) bool {
+	for range 16 {
+		w, ok := store.(interface{ Unwrap() ReplayStore })
+		if !ok {
+			return false
+		}
+		if store = w.Unwrap(); store == nil {
+			return false
+		}
+		if _, ok := store.(RetainingReplayStore); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ReplayLifetime is how long after a token's claimed time this verifier
