@@ -119,6 +119,7 @@ change.`,
 	}
 	defer closeStore()
 	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
+	replayFlags.warnClock(ctx, store, windowFlags, logger)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}

@@ -154,6 +154,7 @@ make them.`,
 	}
 	defer closeStore()
 	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
+	replayFlags.warnClock(ctx, store, windowFlags, logger)
 	v, err := asymjwt.NewVerifier(keys, opts...)
 	if err != nil {
 		return &usageError{msg: err.Error()}

@@ -101,3 +101,30 @@ func TestProxyRedisUncheckedPolicy(t *testing.T) {
 		t.Errorf("status %d", status)
 	}
 }
+
+// With --redis, the offset between instances' clocks that the replay
+// guarantee covers (--max-clock-skew) cannot be enforced: the proxy
+// compares its clock with Redis's at start and warns when it may be
+// more than half of it away. It used to say nothing.
+func TestProxyRedisWarnsOfClockSkew(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	dir := keysDir(t)
+	const warning = "clock may be too far"
+	for _, tt := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"default skew, same host", nil, false},
+		{"skew below any round trip", []string{"--max-clock-skew", "1ns"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startProxy(t, append([]string{"--upstream", up.URL, "--keys", dir, "--redis", rs.URL()}, tt.args...)...)
+			if got := strings.Contains(p.logs.String(), warning); got != tt.warn {
+				t.Fatalf("warning %q logged: %v, want %v; logs:\n%s", warning, got, tt.warn, p.logs)
+			}
+		})
+	}
+}

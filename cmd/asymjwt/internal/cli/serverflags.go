@@ -104,6 +104,28 @@ func (f *replayFlags) open(ctx context.Context, logger *slog.Logger) (store asym
 	return rs, "redis " + client.Options().Addr, func() { client.Close() }, nil
 }
 
+// warnClock, with --redis, compares this host's clock with Redis's and
+// logs a warning when the offset may exceed half of w's maximum clock
+// skew: instances each within half of it of Redis are within all of it
+// of each other, the bound the replay guarantee holds for (SPEC §1.6),
+// which nothing can enforce.
+func (f *replayFlags) warnClock(ctx context.Context, store asymjwt.ReplayStore, w *windowFlags, logger *slog.Logger) {
+	rs, ok := store.(*asymjwtredis.Store)
+	if !ok {
+		return
+	}
+	skew := *w.maxClockSkew
+	if skew == 0 {
+		skew = *w.tolerance
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rs.CheckClock(ctx, skew); err != nil {
+		logger.Warn("asymjwt: this host's clock may be too far from the other instances' sharing --redis: a token may then be accepted by two of them (keep clocks synchronized, or raise --max-clock-skew and --redis-retention)",
+			"err", err, "max_clock_skew", skew.String())
+	}
+}
+
 // logFlags choose the servers' log format and level.
 type logFlags struct {
 	format, level *string
