@@ -132,6 +132,11 @@ func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 			return nil, fmt.Errorf("%w: the file holds a public key that is not the private key's: keep one key per file", ErrInvalidKey)
 		}
 	}
+	for _, pub := range keysBesideBlocks(data) {
+		if !samePublicKey(pub, signer.Public()) {
+			return nil, fmt.Errorf("%w: the file holds a public key (a text line beside the PEM blocks) that is not the private key's: keep one key per file", ErrInvalidKey)
+		}
+	}
 	if err := checkECParameters(params, signer.Public()); err != nil {
 		return nil, err
 	}
@@ -356,10 +361,47 @@ func parsePublicPEM(data []byte) (crypto.PublicKey, error) {
 		}
 		return nil, fmt.Errorf("%w: no public key among the PEM blocks (%s)%s", ErrInvalidKey, strings.Join(others, ", "), hint)
 	}
+	for _, k := range keysBesideBlocks(data) {
+		if !samePublicKey(pub, k) {
+			return nil, fmt.Errorf("%w: the PEM holds two different public keys (one as a text line beside the blocks): give one key", ErrInvalidKey)
+		}
+	}
 	if err := checkECParameters(params, pub); err != nil {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// keysBesideBlocks returns the public keys written as text outside the
+// PEM blocks of data: OpenSSH authorized_keys lines and one-line JWKs
+// (cat id.pub key.pem > file). pem.Decode skips such text, as it skips
+// the dumps openssl writes around blocks; a key there must not be
+// ignored while another is used, or a file that shows one key to a
+// reader would register another.
+func keysBesideBlocks(data []byte) []crypto.PublicKey {
+	var (
+		keys    []crypto.PublicKey
+		inBlock bool
+	)
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		switch {
+		case bytes.HasPrefix(line, []byte("-----BEGIN ")):
+			inBlock = true
+		case bytes.HasPrefix(line, []byte("-----END ")):
+			inBlock = false
+		case inBlock || len(line) == 0:
+		case line[0] == '{':
+			if k, err := ParseJWK(line); err == nil {
+				keys = append(keys, k)
+			}
+		default:
+			if k, _, err := parseOpenSSHPublicKey(line); err == nil {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // parsePublicBlock reads one "PUBLIC KEY" or "RSA PUBLIC KEY" block.
