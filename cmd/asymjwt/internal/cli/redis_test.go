@@ -128,3 +128,18 @@ func TestProxyRedisWarnsOfClockSkew(t *testing.T) {
 		})
 	}
 }
+
+// Instances sharing a Redis must keep entries equally long: one started
+// with a shorter --redis-retention than another recorded is refused,
+// since it would forget tokens that the other, with its wider window,
+// could still accept. Nothing compared them before.
+func TestProxyRedisFleetRetention(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	dir := keysDir(t)
+	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(), "--tolerance", "30s", "--redis-retention", "61s")
+	r := run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--keys", dir, "--redis", rs.URL())
+	wantFail(t, r, 1, "--redis-retention")
+	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(), "--redis-retention", "61s")
+}
