@@ -5,9 +5,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -562,14 +564,17 @@ type keyInfo struct {
 	algs []string
 }
 
-// keyInfoCache remembers keyInfo by key identity: the pointer for RSA and
-// EC keys, the bytes for Ed25519. Bounded: when full, one arbitrary entry
+// keyInfoCache remembers keyInfo by key content: a SHA-256 of the key's
+// type and public numbers (and pinned algorithm), so that a store handing
+// out a fresh copy of a key on every lookup (one parsed from a database
+// row, say) hits the cache too. Keyed by pointer, such a store made every
+// request, before any signature check, compute a fingerprint and add an
+// entry that kept its key alive. Bounded: when full, one arbitrary entry
 // makes room for the new one, so a working set below the bound always
-// hits.
+// hits; memory is bounded by the number of distinct keys, not requests.
 type keyInfoCache struct {
 	mu      sync.RWMutex
-	byPtr   map[any]keyInfo
-	byBytes map[[ed25519.PublicKeySize]byte]keyInfo
+	entries map[[sha256.Size]byte]keyInfo
 }
 
 const keyInfoCacheSize = 1 << 17 // clients with keys in active use
@@ -581,33 +586,12 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 		algs, err := algorithmsFor(pub)
 		return keyInfo{kid: kids[i], algs: algs}, err
 	}
-	var (
-		ptr     any
-		edBytes [ed25519.PublicKeySize]byte
-		isEd    bool
-	)
-	switch k := pub.(type) {
-	case *rsa.PublicKey, *ecdsa.PublicKey, *PinnedKey:
-		ptr = k
-	case ed25519.PublicKey:
-		if len(k) != ed25519.PublicKeySize {
-			return keyInfo{}, ErrInvalidKey
-		}
-		copy(edBytes[:], k)
-		isEd = true
-	default:
+	id, ok := keyContentID(pub)
+	if !ok {
 		return computeKeyInfo(pub)
 	}
 	c.mu.RLock()
-	var (
-		info keyInfo
-		ok   bool
-	)
-	if isEd {
-		info, ok = c.byBytes[edBytes]
-	} else {
-		info, ok = c.byPtr[ptr]
-	}
+	info, ok := c.entries[id]
 	c.mu.RUnlock()
 	if ok {
 		return info, nil
@@ -618,31 +602,70 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byPtr == nil {
-		c.byPtr = make(map[any]keyInfo)
-		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
+	if c.entries == nil {
+		c.entries = make(map[[sha256.Size]byte]keyInfo)
 	}
-	if len(c.byPtr)+len(c.byBytes) >= keyInfoCacheSize {
-		c.evictOne()
+	if len(c.entries) >= keyInfoCacheSize {
+		for k := range c.entries { // map iteration starts at a random place
+			delete(c.entries, k)
+			break
+		}
 	}
-	if isEd {
-		c.byBytes[edBytes] = info
-	} else {
-		c.byPtr[ptr] = info
-	}
+	c.entries[id] = info
 	return info, nil
 }
 
-// evictOne drops one entry; map iteration starts at a random place.
-func (c *keyInfoCache) evictOne() {
-	for k := range c.byPtr {
-		delete(c.byPtr, k)
-		return
+// keyContentID hashes what decides a key's keyInfo: its type, public
+// numbers and pinned algorithm. ok is false for keys it cannot describe
+// (unsupported types, missing numbers, sizes the protocol refuses),
+// whose keyInfo is then computed, to fail, every time.
+func keyContentID(pub crypto.PublicKey) (id [sha256.Size]byte, ok bool) {
+	var stack [16 + 2*MaxRSABits/8]byte
+	b := stack[:0]
+	switch k := pub.(type) {
+	case *PinnedKey:
+		inner, ok := keyContentID(k.PublicKey)
+		if !ok || len(k.Algorithm) > 16 {
+			return id, false
+		}
+		b = append(append(append(b, 'P'), inner[:]...), k.Algorithm...)
+	case *rsa.PublicKey:
+		if k.N == nil || k.N.Sign() <= 0 || k.N.BitLen() > MaxRSABits {
+			return id, false
+		}
+		b = binary.BigEndian.AppendUint64(append(b, 'R'), uint64(k.E))
+		n, size := len(b), (k.N.BitLen()+7)/8
+		k.N.FillBytes(stack[n : n+size])
+		b = stack[:n+size]
+	case *ecdsa.PublicKey:
+		//lint:ignore SA1019 the numbers are what identify the key; Bytes would refuse invalid points, which must fail below.
+		if k.X == nil || k.Y == nil || k.X.Sign() < 0 || k.Y.Sign() < 0 {
+			return id, false
+		}
+		// The curve by identity, as algorithmsFor checks it: a look-alike
+		// named "P-256" must not share the real curve's entry.
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return id, false
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		//lint:ignore SA1019 as above.
+		if k.X.BitLen() > 8*size || k.Y.BitLen() > 8*size {
+			return id, false
+		}
+		b = append(b, 'E')
+		b = append(b, k.Curve.Params().Name...)
+		n := len(b)
+		//lint:ignore SA1019 as above.
+		k.X.FillBytes(stack[n : n+size])
+		//lint:ignore SA1019 as above.
+		k.Y.FillBytes(stack[n+size : n+2*size])
+		b = stack[:n+2*size]
+	case ed25519.PublicKey:
+		b = append(append(b, 'D'), k...)
+	default:
+		return id, false
 	}
-	for k := range c.byBytes {
-		delete(c.byBytes, k)
-		return
-	}
+	return sha256.Sum256(b), true
 }
 
 func computeKeyInfo(pub crypto.PublicKey) (keyInfo, error) {
