@@ -564,17 +564,20 @@ type keyInfo struct {
 	algs []string
 }
 
-// keyInfoCache remembers keyInfo by key content: a SHA-256 of the key's
-// type and public numbers (and pinned algorithm), so that a store handing
+// keyInfoCache remembers keyInfo by key identity: the pointer for RSA
+// and EC keys, the bytes for Ed25519, and, on a pointer miss, a SHA-256
+// of the key's type and public numbers (keyContentID). A store handing
 // out a fresh copy of a key on every lookup (one parsed from a database
-// row, say) hits the cache too. Keyed by pointer, such a store made every
-// request, before any signature check, compute a fingerprint and add an
-// entry that kept its key alive. Bounded: when full, one arbitrary entry
-// makes room for the new one, so a working set below the bound always
-// hits; memory is bounded by the number of distinct keys, not requests.
+// row, say) then hits by content, and adds no entry: keyed by pointer
+// alone, every request, before any signature check, computed a
+// fingerprint and added an entry holding its copy. Bounded: when full,
+// one arbitrary entry makes room for the new one, so a working set below
+// the bound always hits; entries grow with distinct keys, not requests.
 type keyInfoCache struct {
-	mu      sync.RWMutex
-	entries map[[sha256.Size]byte]keyInfo
+	mu        sync.RWMutex
+	byPtr     map[any]keyInfo
+	byBytes   map[[ed25519.PublicKeySize]byte]keyInfo
+	byContent map[[sha256.Size]byte]keyInfo
 }
 
 const keyInfoCacheSize = 1 << 17 // clients with keys in active use
@@ -586,15 +589,50 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 		algs, err := algorithmsFor(pub)
 		return keyInfo{kid: kids[i], algs: algs}, err
 	}
-	id, ok := keyContentID(pub)
-	if !ok {
+	var (
+		info keyInfo
+		ok   bool
+	)
+	switch k := pub.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, *PinnedKey:
+		c.mu.RLock()
+		info, ok = c.byPtr[k]
+		c.mu.RUnlock()
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return keyInfo{}, ErrInvalidKey
+		}
+		edBytes := [ed25519.PublicKeySize]byte(k)
+		c.mu.RLock()
+		info, ok = c.byBytes[edBytes]
+		c.mu.RUnlock()
+		if ok {
+			return info, nil
+		}
+		info, err := computeKeyInfo(pub)
+		if err != nil {
+			return keyInfo{}, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.makeRoom()
+		c.byBytes[edBytes] = info
+		return info, nil
+	default:
 		return computeKeyInfo(pub)
 	}
-	c.mu.RLock()
-	info, ok := c.entries[id]
-	c.mu.RUnlock()
 	if ok {
 		return info, nil
+	}
+	id, describable := keyContentID(pub)
+	if !describable {
+		return computeKeyInfo(pub) // to fail
+	}
+	c.mu.RLock()
+	info, ok = c.byContent[id]
+	c.mu.RUnlock()
+	if ok {
+		return info, nil // a copy of a key seen before: no new entry
 	}
 	info, err := computeKeyInfo(pub)
 	if err != nil {
@@ -602,17 +640,35 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = make(map[[sha256.Size]byte]keyInfo)
-	}
-	if len(c.entries) >= keyInfoCacheSize {
-		for k := range c.entries { // map iteration starts at a random place
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[id] = info
+	c.makeRoom()
+	c.byContent[id] = info
+	c.byPtr[pub] = info
 	return info, nil
+}
+
+// makeRoom creates the maps, or drops one entry when the cache is full;
+// map iteration starts at a random place. Called with mu held.
+func (c *keyInfoCache) makeRoom() {
+	if c.byPtr == nil {
+		c.byPtr = make(map[any]keyInfo)
+		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
+		c.byContent = make(map[[sha256.Size]byte]keyInfo)
+	}
+	if len(c.byPtr)+len(c.byBytes)+len(c.byContent) < keyInfoCacheSize {
+		return
+	}
+	for k := range c.byPtr {
+		delete(c.byPtr, k)
+		break
+	}
+	for k := range c.byContent {
+		delete(c.byContent, k)
+		return
+	}
+	for k := range c.byBytes {
+		delete(c.byBytes, k)
+		return
+	}
 }
 
 // keyContentID hashes what decides a key's keyInfo: its type, public
