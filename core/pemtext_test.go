@@ -78,3 +78,49 @@ func TestKeyTextBesidePEMBlocks(t *testing.T) {
 		})
 	}
 }
+
+// TestDamagedAndBOMPEMFiles: pem.Decode silently skips a block that does
+// not decode (damaged, cut short, another BEGIN inside it) and yields
+// the next: a file whose first key is damaged gave its second key, one
+// a reader does not see first. Such files are refused. A UTF-8 byte
+// order mark (Windows editors) made every PEM file and authorized_keys
+// file unreadable; it is skipped.
+func TestDamagedAndBOMPEMFiles(t *testing.T) {
+	a, b := publicPEM(t, "p256.sec1.pem"), publicPEM(t, "ed25519.pkcs8.pem")
+	aLines := strings.Split(strings.TrimSpace(a), "\n")
+	nested := strings.Join(aLines[:len(aLines)-1], "\n") + "\n" + b
+	damage := func(pemText string) string {
+		lines := strings.Split(pemText, "\n")
+		return strings.Replace(pemText, lines[1], lines[1][:10]+"!!"+lines[1][12:], 1)
+	}
+	private, otherPrivate := string(readFixture(t, "keys", "p256.sec1.pem")), string(readFixture(t, "keys", "ed25519.pkcs8.pem"))
+	const bom = "\ufeff"
+	for _, tt := range []struct {
+		name, data string
+		private    bool
+		ok         bool
+	}{
+		{"a block inside another", nested, false, false},
+		{"a damaged key, then another key", damage(a) + b, false, false},
+		{"a block cut short, then another key", strings.Join(aLines[:2], "\n") + "\n" + b, false, false},
+		{"a damaged private key, then another", damage(private) + otherPrivate, true, false},
+		{"BOM and CRLF", bom + strings.ReplaceAll(a, "\n", "\r\n"), false, true},
+		{"BOM, private key", bom + private, true, true},
+		{"BOM, OpenSSH line", bom + sshLine(t, "p256.sec1.pem"), false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.private {
+				_, err = asymjwt.ParsePrivateKey([]byte(tt.data), nil)
+			} else {
+				_, err = asymjwt.ParsePublicKey([]byte(tt.data))
+			}
+			if tt.ok != (err == nil) || !tt.ok && !errors.Is(err, asymjwt.ErrInvalidKey) {
+				t.Fatalf("err = %v; want ok=%v, else ErrInvalidKey", err, tt.ok)
+			}
+		})
+	}
+	if keys, err := asymjwt.ParseAuthorizedKeys([]byte(bom + sshLine(t, "p256.sec1.pem") + b)); err != nil || len(keys) != 2 {
+		t.Fatalf("authorized_keys file with a BOM: %d keys, %v; want 2", len(keys), err)
+	}
+}
