@@ -63,7 +63,7 @@ func ParseAuthorizedKeys(data []byte) ([]AuthorizedKey, error) {
 		keys  []AuthorizedKey
 		label string
 	)
-	lines := bytes.Split(data, []byte("\n"))
+	lines := bytes.Split(bytes.TrimPrefix(data, utf8BOM), []byte("\n"))
 	for i := 0; i < len(lines); i++ {
 		first := i + 1
 		line := bytes.TrimSpace(lines[i])

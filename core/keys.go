@@ -82,8 +82,11 @@ func GenerateKey(kind string) (crypto.Signer, error) {
 // two different private keys is ambiguous and refused. An unsupported
 // key type (DSA, X25519, Ed448, secp256k1, ...) is named in the error.
 func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
-	data = bytes.TrimSpace(data)
-	blocks := pemBlocks(data)
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
+	blocks, err := pemBlocks(data)
+	if err != nil {
+		return nil, err
+	}
 	if len(blocks) == 0 {
 		if _, _, err := ParseAuthorizedKey(data); err == nil {
 			return nil, errPublicNotPrivate
@@ -132,6 +135,11 @@ func ParsePrivateKey(data, passphrase []byte) (crypto.Signer, error) {
 			return nil, fmt.Errorf("%w: the file holds a public key that is not the private key's: keep one key per file", ErrInvalidKey)
 		}
 	}
+	for _, pub := range keysBesideBlocks(data) {
+		if !samePublicKey(pub, signer.Public()) {
+			return nil, fmt.Errorf("%w: the file holds a public key (a text line beside the PEM blocks) that is not the private key's: keep one key per file", ErrInvalidKey)
+		}
+	}
 	if err := checkECParameters(params, signer.Public()); err != nil {
 		return nil, err
 	}
@@ -149,18 +157,35 @@ var errPublicNotPrivate = fmt.Errorf("%w: this is a public key; a private key is
 const ecParametersBlock = "EC PARAMETERS"
 
 // pemBlocks returns every PEM block in data; text around them (openssl
-// writes some) is skipped.
-func pemBlocks(data []byte) []*pem.Block {
+// writes some) is skipped. pem.Decode also skips, silently, a block that
+// does not decode (damaged base64, a missing END, another BEGIN inside
+// it) and goes on to the next: a file whose first key is damaged would
+// yield the second. So every BEGIN line must start a block that decodes.
+func pemBlocks(data []byte) ([]*pem.Block, error) {
+	begins := 0
+	for line := range bytes.Lines(data) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("-----BEGIN ")) {
+			begins++
+		}
+	}
 	var blocks []*pem.Block
 	for {
 		block, rest := pem.Decode(data)
 		if block == nil {
-			return blocks
+			break
 		}
 		blocks = append(blocks, block)
 		data = rest
 	}
+	if len(blocks) != begins {
+		return nil, fmt.Errorf("%w: %d of %d PEM blocks do not decode (damaged, cut short, or with another block inside)", ErrInvalidKey, begins-len(blocks), begins)
+	}
+	return blocks, nil
 }
+
+// utf8BOM starts text saved by some Windows editors; it is not part of
+// the key.
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 func isPublicKeyBlock(typ string) bool {
 	return typ == "PUBLIC KEY" || typ == "RSA PUBLIC KEY"
@@ -295,7 +320,7 @@ func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
 // ParseAuthorizedKey is ParsePublicKey that also returns the key's label:
 // the comment of an OpenSSH line, empty for the other forms.
 func ParseAuthorizedKey(data []byte) (pub crypto.PublicKey, comment string, err error) {
-	data = bytes.TrimSpace(data)
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
 	switch {
 	case len(data) == 0:
 		return nil, "", fmt.Errorf("%w: empty input", ErrInvalidKey)
@@ -321,7 +346,10 @@ func ParseAuthorizedKey(data []byte) (pub crypto.PublicKey, comment string, err 
 // not keys are skipped. Two different keys, or a private key, are
 // refused.
 func parsePublicPEM(data []byte) (crypto.PublicKey, error) {
-	blocks := pemBlocks(data)
+	blocks, err := pemBlocks(data)
+	if err != nil {
+		return nil, err
+	}
 	if len(blocks) == 0 {
 		return nil, fmt.Errorf("%w: bad PEM", ErrInvalidKey)
 	}
@@ -356,10 +384,47 @@ func parsePublicPEM(data []byte) (crypto.PublicKey, error) {
 		}
 		return nil, fmt.Errorf("%w: no public key among the PEM blocks (%s)%s", ErrInvalidKey, strings.Join(others, ", "), hint)
 	}
+	for _, k := range keysBesideBlocks(data) {
+		if !samePublicKey(pub, k) {
+			return nil, fmt.Errorf("%w: the PEM holds two different public keys (one as a text line beside the blocks): give one key", ErrInvalidKey)
+		}
+	}
 	if err := checkECParameters(params, pub); err != nil {
 		return nil, err
 	}
 	return pub, nil
+}
+
+// keysBesideBlocks returns the public keys written as text outside the
+// PEM blocks of data: OpenSSH authorized_keys lines and one-line JWKs
+// (cat id.pub key.pem > file). pem.Decode skips such text, as it skips
+// the dumps openssl writes around blocks; a key there must not be
+// ignored while another is used, or a file that shows one key to a
+// reader would register another.
+func keysBesideBlocks(data []byte) []crypto.PublicKey {
+	var (
+		keys    []crypto.PublicKey
+		inBlock bool
+	)
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		switch {
+		case bytes.HasPrefix(line, []byte("-----BEGIN ")):
+			inBlock = true
+		case bytes.HasPrefix(line, []byte("-----END ")):
+			inBlock = false
+		case inBlock || len(line) == 0:
+		case line[0] == '{':
+			if k, err := ParseJWK(line); err == nil {
+				keys = append(keys, k)
+			}
+		default:
+			if k, _, err := parseOpenSSHPublicKey(line); err == nil {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // parsePublicBlock reads one "PUBLIC KEY" or "RSA PUBLIC KEY" block.

@@ -148,6 +148,9 @@ func WithMaxClockSkew(d time.Duration) VerifierOption {
 // ErrReplayRetention if it cannot. Any other ReplayStore gets each entry
 // with an expiry of the token's time + this verifier's lifetime: share
 // such a store only between verifiers with the same tolerance and skew.
+// A plain store that wraps a RetainingReplayStore (its Unwrap()
+// ReplayStore leads to one) is refused with ErrReplayRetention: the
+// wrapper must pass Retain and ClaimIssued through.
 func WithReplayStore(s ReplayStore) VerifierOption {
 	return verifierFunc(func(c *verifierConfig) { c.replay = s })
 }

@@ -190,11 +190,6 @@ func (s *MemoryReplayStore) Retain(lifetime time.Duration) error {
 	if secs <= old {
 		return nil
 	}
-	if s.used.Load() {
-		// Entries of tokens claimed at or before now - old may already be
-		// swept: those tokens can no longer be told fresh from used.
-		s.floor.Store(s.clock().Unix() - old)
-	}
 	// Published before the walk: a claim on a shard the walk has passed
 	// reads the new retention, one before it is extended by the walk.
 	s.retention.Store(secs)
@@ -206,6 +201,16 @@ func (s *MemoryReplayStore) Retain(lifetime time.Duration) error {
 			sh.entries[k] = uint32(min(int64(exp)+delta, math.MaxUint32))
 		}
 		sh.mu.Unlock()
+	}
+	if s.used.Load() {
+		// Entries of tokens claimed at or before now - old may have been
+		// swept, up to the end of the walk (claims go on meanwhile): those
+		// tokens can no longer be told fresh from used. The clock is read
+		// after the walk, and the floor never goes down: a floor set by an
+		// earlier, shorter retention still marks entries already gone.
+		if f := s.clock().Unix() - old; f > s.floor.Load() {
+			s.floor.Store(f)
+		}
 	}
 	return nil
 }

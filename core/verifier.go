@@ -5,9 +5,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,6 +133,13 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 	// the closed window boundary and whole-second token times.
 	lifetime := cfg.tolerance + cfg.maxClockSkew + time.Second
 	retaining, _ := cfg.replay.(RetainingReplayStore)
+	if retaining == nil && hidesRetention(cfg.replay) {
+		// A wrapper (metrics, tracing) that is a plain ReplayStore would
+		// record entries for this verifier's window only, and a verifier
+		// with a longer one on the same store would accept the token again.
+		return nil, fmt.Errorf("%w: replay store %T wraps a RetainingReplayStore without being one (docs/PROTOCOL.md §1.6): "+
+			"give the wrapper Retain and ClaimIssued that pass through", ErrReplayRetention, cfg.replay)
+	}
 	if retaining != nil {
 		if err := retaining.Retain(lifetime); err != nil {
 			if !errors.Is(err, ErrReplayRetention) {
@@ -149,6 +158,24 @@ func NewVerifier(keys KeyStore, opts ...VerifierOption) (*Verifier, error) {
 		lifetime:  lifetime,
 		retaining: retaining,
 	}, nil
+}
+
+// hidesRetention reports whether store, a plain ReplayStore, wraps a
+// RetainingReplayStore: its Unwrap() ReplayStore chain reaches one.
+func hidesRetention(store ReplayStore) bool {
+	for range 16 {
+		w, ok := store.(interface{ Unwrap() ReplayStore })
+		if !ok {
+			return false
+		}
+		if store = w.Unwrap(); store == nil {
+			return false
+		}
+		if _, ok := store.(RetainingReplayStore); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ReplayLifetime is how long after a token's claimed time this verifier
@@ -537,14 +564,20 @@ type keyInfo struct {
 	algs []string
 }
 
-// keyInfoCache remembers keyInfo by key identity: the pointer for RSA and
-// EC keys, the bytes for Ed25519. Bounded: when full, one arbitrary entry
-// makes room for the new one, so a working set below the bound always
-// hits.
+// keyInfoCache remembers keyInfo by key identity: the pointer for RSA
+// and EC keys, the bytes for Ed25519, and, on a pointer miss, a SHA-256
+// of the key's type and public numbers (keyContentID). A store handing
+// out a fresh copy of a key on every lookup (one parsed from a database
+// row, say) then hits by content, and adds no entry: keyed by pointer
+// alone, every request, before any signature check, computed a
+// fingerprint and added an entry holding its copy. Bounded: when full,
+// one arbitrary entry makes room for the new one, so a working set below
+// the bound always hits; entries grow with distinct keys, not requests.
 type keyInfoCache struct {
-	mu      sync.RWMutex
-	byPtr   map[any]keyInfo
-	byBytes map[[ed25519.PublicKeySize]byte]keyInfo
+	mu        sync.RWMutex
+	byPtr     map[any]keyInfo
+	byBytes   map[[ed25519.PublicKeySize]byte]keyInfo
+	byContent map[[sha256.Size]byte]keyInfo
 }
 
 const keyInfoCacheSize = 1 << 17 // clients with keys in active use
@@ -557,35 +590,49 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 		return keyInfo{kid: kids[i], algs: algs}, err
 	}
 	var (
-		ptr     any
-		edBytes [ed25519.PublicKeySize]byte
-		isEd    bool
+		info keyInfo
+		ok   bool
 	)
 	switch k := pub.(type) {
 	case *rsa.PublicKey, *ecdsa.PublicKey, *PinnedKey:
-		ptr = k
+		c.mu.RLock()
+		info, ok = c.byPtr[k]
+		c.mu.RUnlock()
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
 			return keyInfo{}, ErrInvalidKey
 		}
-		copy(edBytes[:], k)
-		isEd = true
+		edBytes := [ed25519.PublicKeySize]byte(k)
+		c.mu.RLock()
+		info, ok = c.byBytes[edBytes]
+		c.mu.RUnlock()
+		if ok {
+			return info, nil
+		}
+		info, err := computeKeyInfo(pub)
+		if err != nil {
+			return keyInfo{}, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.makeRoom()
+		c.byBytes[edBytes] = info
+		return info, nil
 	default:
 		return computeKeyInfo(pub)
 	}
-	c.mu.RLock()
-	var (
-		info keyInfo
-		ok   bool
-	)
-	if isEd {
-		info, ok = c.byBytes[edBytes]
-	} else {
-		info, ok = c.byPtr[ptr]
-	}
-	c.mu.RUnlock()
 	if ok {
 		return info, nil
+	}
+	id, describable := keyContentID(pub)
+	if !describable {
+		return computeKeyInfo(pub) // to fail
+	}
+	c.mu.RLock()
+	info, ok = c.byContent[id]
+	c.mu.RUnlock()
+	if ok {
+		return info, nil // a copy of a key seen before: no new entry
 	}
 	info, err := computeKeyInfo(pub)
 	if err != nil {
@@ -593,31 +640,88 @@ func (c *keyInfoCache) get(pub crypto.PublicKey, kids []string, i int) (keyInfo,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byPtr == nil {
-		c.byPtr = make(map[any]keyInfo)
-		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
-	}
-	if len(c.byPtr)+len(c.byBytes) >= keyInfoCacheSize {
-		c.evictOne()
-	}
-	if isEd {
-		c.byBytes[edBytes] = info
-	} else {
-		c.byPtr[ptr] = info
-	}
+	c.makeRoom()
+	c.byContent[id] = info
+	c.byPtr[pub] = info
 	return info, nil
 }
 
-// evictOne drops one entry; map iteration starts at a random place.
-func (c *keyInfoCache) evictOne() {
+// makeRoom creates the maps, or drops one entry when the cache is full;
+// map iteration starts at a random place. Called with mu held.
+func (c *keyInfoCache) makeRoom() {
+	if c.byPtr == nil {
+		c.byPtr = make(map[any]keyInfo)
+		c.byBytes = make(map[[ed25519.PublicKeySize]byte]keyInfo)
+		c.byContent = make(map[[sha256.Size]byte]keyInfo)
+	}
+	if len(c.byPtr)+len(c.byBytes)+len(c.byContent) < keyInfoCacheSize {
+		return
+	}
 	for k := range c.byPtr {
 		delete(c.byPtr, k)
+		break
+	}
+	for k := range c.byContent {
+		delete(c.byContent, k)
 		return
 	}
 	for k := range c.byBytes {
 		delete(c.byBytes, k)
 		return
 	}
+}
+
+// keyContentID hashes what decides a key's keyInfo: its type, public
+// numbers and pinned algorithm. ok is false for keys it cannot describe
+// (unsupported types, missing numbers, sizes the protocol refuses),
+// whose keyInfo is then computed, to fail, every time.
+func keyContentID(pub crypto.PublicKey) (id [sha256.Size]byte, ok bool) {
+	var stack [16 + 2*MaxRSABits/8]byte
+	b := stack[:0]
+	switch k := pub.(type) {
+	case *PinnedKey:
+		inner, ok := keyContentID(k.PublicKey)
+		if !ok || len(k.Algorithm) > 16 {
+			return id, false
+		}
+		b = append(append(append(b, 'P'), inner[:]...), k.Algorithm...)
+	case *rsa.PublicKey:
+		if k.N == nil || k.N.Sign() <= 0 || k.N.BitLen() > MaxRSABits {
+			return id, false
+		}
+		b = binary.BigEndian.AppendUint64(append(b, 'R'), uint64(k.E))
+		n, size := len(b), (k.N.BitLen()+7)/8
+		k.N.FillBytes(stack[n : n+size])
+		b = stack[:n+size]
+	case *ecdsa.PublicKey:
+		//lint:ignore SA1019 the numbers are what identify the key; Bytes would refuse invalid points, which must fail below.
+		if k.X == nil || k.Y == nil || k.X.Sign() < 0 || k.Y.Sign() < 0 {
+			return id, false
+		}
+		// The curve by identity, as algorithmsFor checks it: a look-alike
+		// named "P-256" must not share the real curve's entry.
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() && k.Curve != elliptic.P521() {
+			return id, false
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		//lint:ignore SA1019 as above.
+		if k.X.BitLen() > 8*size || k.Y.BitLen() > 8*size {
+			return id, false
+		}
+		b = append(b, 'E')
+		b = append(b, k.Curve.Params().Name...)
+		n := len(b)
+		//lint:ignore SA1019 as above.
+		k.X.FillBytes(stack[n : n+size])
+		//lint:ignore SA1019 as above.
+		k.Y.FillBytes(stack[n+size : n+2*size])
+		b = stack[:n+2*size]
+	case ed25519.PublicKey:
+		b = append(append(b, 'D'), k...)
+	default:
+		return id, false
+	}
+	return sha256.Sum256(b), true
 }
 
 func computeKeyInfo(pub crypto.PublicKey) (keyInfo, error) {

@@ -299,13 +299,22 @@ func (m *Metrics) KeySourceReloaded(source string) func(error) {
 
 // InstrumentReplayStore returns a ReplayStore that claims through s and
 // records each claim's latency and failures, labelled store ("memory",
-// "redis"...). Its Unwrap returns s.
+// "redis"...). Its Unwrap returns s. When s is an
+// asymjwt.RetainingReplayStore (the memory and Redis stores are), so is
+// the result, passing Retain on to s and timing ClaimIssued as Claim: a
+// verifier on it keeps the replay guarantee across tolerances and
+// clocks (docs/PROTOCOL.md §1.6), and is still refused a store whose retention is
+// too short.
 func (m *Metrics) InstrumentReplayStore(store string, s asymjwt.ReplayStore) asymjwt.ReplayStore {
-	return &instrumentedStore{
+	i := &instrumentedStore{
 		next:     s,
 		duration: m.replayDuration.WithLabelValues(store),
 		errors:   m.replayErrors.WithLabelValues(store),
 	}
+	if r, ok := s.(asymjwt.RetainingReplayStore); ok {
+		return &instrumentedRetainingStore{instrumentedStore: i, next: r}
+	}
+	return i
 }
 
 type instrumentedStore struct {
@@ -327,6 +336,30 @@ func (s *instrumentedStore) Claim(ctx context.Context, key string, expires time.
 
 // Unwrap returns the instrumented store.
 func (s *instrumentedStore) Unwrap() asymjwt.ReplayStore { return s.next }
+
+// instrumentedRetainingStore is instrumentedStore for a
+// RetainingReplayStore.
+type instrumentedRetainingStore struct {
+	*instrumentedStore
+	next asymjwt.RetainingReplayStore
+}
+
+// Retain implements asymjwt.RetainingReplayStore: the wrapped store's.
+func (s *instrumentedRetainingStore) Retain(lifetime time.Duration) error {
+	return s.next.Retain(lifetime)
+}
+
+// ClaimIssued implements asymjwt.RetainingReplayStore, timed and counted
+// as Claim.
+func (s *instrumentedRetainingStore) ClaimIssued(ctx context.Context, key string, issued time.Time) (bool, error) {
+	start := time.Now()
+	fresh, err := s.next.ClaimIssued(ctx, key, issued)
+	s.duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.errors.Inc()
+	}
+	return fresh, err
+}
 
 const corePath = "github.com/asymjwt/asymjwt/core"
 

@@ -93,6 +93,12 @@ func (g goRedis) setNX(ctx context.Context, key string, px int64) (bool, error) 
 	return true, nil
 }
 
+var raiseGoRedis = redis.NewScript(raiseScript)
+
+func (g goRedis) raise(ctx context.Context, key string, n int64) (int64, error) {
+	return raiseGoRedis.Run(ctx, g.client, []string{key}, n).Int64()
+}
+
 func (g goRedis) serverTime(ctx context.Context) (time.Time, error) {
 	return g.client.Time(ctx).Result()
 }

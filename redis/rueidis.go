@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -48,6 +49,12 @@ func (b rueidisBackend) setNX(ctx context.Context, key string, px int64) (bool, 
 		return false, fmt.Errorf("unexpected reply %q to SET NX", reply)
 	}
 	return true, nil
+}
+
+var raiseRueidis = rueidis.NewLuaScript(raiseScript)
+
+func (b rueidisBackend) raise(ctx context.Context, key string, n int64) (int64, error) {
+	return raiseRueidis.Exec(ctx, b.client, []string{key}, []string{strconv.FormatInt(n, 10)}).AsInt64()
 }
 
 func (b rueidisBackend) serverTime(ctx context.Context) (time.Time, error) {

@@ -59,6 +59,8 @@ type backend interface {
 	checkPolicies(ctx context.Context) error
 	// serverTime is Redis's TIME (of one node of a cluster).
 	serverTime(ctx context.Context) (time.Time, error)
+	// raise runs raiseScript on key and n: the number stored before.
+	raise(ctx context.Context, key string, n int64) (int64, error)
 }
 
 type config struct {

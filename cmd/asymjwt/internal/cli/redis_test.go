@@ -101,3 +101,45 @@ func TestProxyRedisUncheckedPolicy(t *testing.T) {
 		t.Errorf("status %d", status)
 	}
 }
+
+// With --redis, the offset between instances' clocks that the replay
+// guarantee covers (--max-clock-skew) cannot be enforced: the proxy
+// compares its clock with Redis's at start and warns when it may be
+// more than half of it away. It used to say nothing.
+func TestProxyRedisWarnsOfClockSkew(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	dir := keysDir(t)
+	const warning = "clock may be too far"
+	for _, tt := range []struct {
+		name string
+		args []string
+		warn bool
+	}{
+		{"default skew, same host", nil, false},
+		{"skew below any round trip", []string{"--max-clock-skew", "1ns"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startProxy(t, append([]string{"--upstream", up.URL, "--keys", dir, "--redis", rs.URL()}, tt.args...)...)
+			if got := strings.Contains(p.logs.String(), warning); got != tt.warn {
+				t.Fatalf("warning %q logged: %v, want %v; logs:\n%s", warning, got, tt.warn, p.logs)
+			}
+		})
+	}
+}
+
+// Instances sharing a Redis must keep entries equally long: one started
+// with a shorter --redis-retention than another recorded is refused,
+// since it would forget tokens that the other, with its wider window,
+// could still accept. Nothing compared them before.
+func TestProxyRedisFleetRetention(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	dir := keysDir(t)
+	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(), "--tolerance", "30s", "--redis-retention", "61s")
+	r := run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--keys", dir, "--redis", rs.URL())
+	wantFail(t, r, 1, "--redis-retention")
+	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(), "--redis-retention", "61s")
+}

@@ -106,8 +106,11 @@ func (f *replayFlags) open(ctx context.Context, logger *slog.Logger, maxSkew tim
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if err := rs.CheckClock(ctx, maxSkew); err != nil {
-		logger.Warn("replay protection across instances needs their clocks within --max-clock-skew of each other", "err", err)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rs.CheckClock(cctx, maxSkew); err != nil {
+		logger.Warn("asymjwt: this host's clock may be too far from the other instances' sharing --redis: a token may then be accepted by two of them (keep clocks synchronized, or raise --max-clock-skew and --redis-retention)",
+			"err", err, "max_clock_skew", maxSkew.String())
 	}
 	return rs, "redis " + client.Options().Addr, func() { client.Close() }, nil
 }
