@@ -2,9 +2,6 @@ package cli
 
 import (
 	"context"
-	"net"
-	"strings"
-	"time"
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -53,89 +50,26 @@ metrics). The --tls-cert and --tls-key files are read again when they
 change.`,
 		example: `asymjwt forward-auth --listen 127.0.0.1:9091 --keys /etc/asymjwt/keys --aud orders --strict`,
 	})
-	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
-	keyFlags := addKeyFlags(fs)
-	replayFlags := addReplayFlags(fs)
-	var aud stringList
-	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
-	strict := fs.Bool("strict", false, "require aud and qsh on every token")
-	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the response header that carries the username to the gateway")
-	windowFlags := addWindowFlags(fs)
-	healthPath := fs.String("health-path", "", "`PATH` answered with 200 to GET without credentials (none by default)")
-	tlsFlags := addTLSFlags(fs)
-	logFlags := addLogFlags(fs)
-	metricsFlags := addMetricsFlags(fs)
-	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
+	flags := addVerifyingFlags(fs, verifyingHelp{
+		strict:     "require aud and qsh on every token",
+		userHeader: "`NAME` of the response header that carries the username to the gateway",
+		healthPath: "`PATH` answered with 200 to GET without credentials (none by default)",
+	})
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(rest) != 0:
+	if len(rest) != 0 {
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || !keyFlags.given():
-		return usagef("--listen and --keys (or --keys-db) are required")
-	case *strict && len(aud) == 0:
-		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
-	case !server.ValidHeaderName(*userHeader):
-		return usagef("--user-header %q is not a header name", *userHeader)
-	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
-		return usagef("--health-path must start with /")
 	}
-	if err := replayFlags.check(); err != nil {
+	if err := flags.check("--listen and --keys (or --keys-db)", true); err != nil {
 		return err
 	}
-	if err := metricsFlags.check(*listen); err != nil {
-		return err
-	}
-	logger, err := logFlags.logger(e)
+	s, err := flags.open(ctx, e, nil, []asymjwt.VerifierOption{asymjwt.RequireAudience(), asymjwt.RequireRequestBinding()})
 	if err != nil {
 		return err
 	}
-	tlsConfig, err := tlsFlags.config(logger)
-	if err != nil {
-		return err
-	}
-	metrics, err := metricsFlags.open()
-	if err != nil {
-		return err
-	}
-	keys, closeKeys, err := keyFlags.open(logger, metrics)
-	if err != nil {
-		return err
-	}
-	defer closeKeys()
-	opts := []asymjwt.VerifierOption{asymjwt.WithLogger(logger), asymjwt.WithAudienceHint("--aud")}
-	opts = append(opts, windowFlags.options()...)
-	if len(aud) > 0 {
-		opts = append(opts, asymjwt.WithAudience(aud...))
-	}
-	if *strict {
-		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding())
-	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
-	v, err := asymjwt.NewVerifier(keys, opts...)
-	if err != nil {
-		return verifierError(err)
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	stopMetrics, err := metrics.serve(ctx, "asymjwt forward-auth metrics", *shutdownTimeout, logger)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer stopMetrics()
-	h := server.NewForwardAuth(server.ForwardAuthConfig{Verifier: v, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger})
-	return server.Serve(ctx, ln, h, server.Options{
-		Name: "asymjwt forward-auth", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
-		Attrs: []any{"replay_store", replay, "strict", *strict},
-	})
+	defer s.close()
+	h := server.NewForwardAuth(server.ForwardAuthConfig{Verifier: s.verifier, UserHeader: *flags.userHeader, HealthPath: *flags.healthPath, Logger: s.logger})
+	return s.serve(ctx, "asymjwt forward-auth", h)
 }

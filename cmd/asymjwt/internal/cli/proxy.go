@@ -2,10 +2,7 @@ package cli
 
 import (
 	"context"
-	"net"
 	"net/url"
-	"strings"
-	"time"
 
 	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/server"
 	asymjwt "github.com/asymjwt/asymjwt/core"
@@ -79,104 +76,37 @@ make them.`,
 		example: `asymjwt proxy --listen :8443 --tls-cert cert.pem --tls-key key.pem \
     --upstream http://127.0.0.1:8080 --keys /etc/asymjwt/keys --aud orders --strict`,
 	})
-	listen := fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)")
+	flags := addVerifyingFlags(fs, verifyingHelp{
+		strict:        "require aud, qsh and bh on every token",
+		userHeader:    "`NAME` of the request header that carries the username to the upstream",
+		healthPath:    "`PATH` answered with 200 to GET without credentials; empty to turn off",
+		healthDefault: "/healthz",
+	})
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
-	keyFlags := addKeyFlags(fs)
-	replayFlags := addReplayFlags(fs)
-	var aud stringList
-	fs.Var(&aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
-	strict := fs.Bool("strict", false, "require aud, qsh and bh on every token")
-	userHeader := fs.String("user-header", server.DefaultUserHeader, "`NAME` of the request header that carries the username to the upstream")
-	windowFlags := addWindowFlags(fs)
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")
-	healthPath := fs.String("health-path", "/healthz", "`PATH` answered with 200 to GET without credentials; empty to turn off")
-	tlsFlags := addTLSFlags(fs)
-	logFlags := addLogFlags(fs)
-	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGINT/SIGTERM, wait this `DURATION` for requests in flight")
-	metricsFlags := addMetricsFlags(fs)
 	allowWebSocket := fs.Bool("allow-websocket", false, "let verified WebSocket handshakes switch protocols; the frames that follow are not verified")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(rest) != 0:
+	if len(rest) != 0 {
 		return usagef("unexpected argument %q", rest[0])
-	case *listen == "" || *upstreamURL == "" || !keyFlags.given():
-		return usagef("--listen, --upstream and --keys (or --keys-db) are required")
-	case *strict && len(aud) == 0:
-		return usagef("--strict needs --aud: the name clients put in their tokens' aud")
-	case !server.ValidHeaderName(*userHeader):
-		return usagef("--user-header %q is not a header name", *userHeader)
-	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
-		return usagef("--health-path must start with /")
 	}
-	if err := replayFlags.check(); err != nil {
-		return err
-	}
-	if err := metricsFlags.check(*listen); err != nil {
-		return err
-	}
-	logger, err := logFlags.logger(e)
-	if err != nil {
+	if err := flags.check("--listen, --upstream and --keys (or --keys-db)", *upstreamURL != ""); err != nil {
 		return err
 	}
 	upstream, err := url.Parse(*upstreamURL)
 	if err != nil || (upstream.Scheme != "http" && upstream.Scheme != "https") || upstream.Host == "" {
 		return usagef("--upstream must be an absolute http or https URL")
 	}
-	tlsConfig, err := tlsFlags.config(logger)
+	s, err := flags.open(ctx, e,
+		[]asymjwt.VerifierOption{asymjwt.WithMaxBodySize(*maxBody)},
+		[]asymjwt.VerifierOption{asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash()})
 	if err != nil {
 		return err
 	}
-
-	metrics, err := metricsFlags.open()
-	if err != nil {
-		return err
-	}
-	keys, closeKeys, err := keyFlags.open(logger, metrics)
-	if err != nil {
-		return err
-	}
-	defer closeKeys()
-
-	opts := []asymjwt.VerifierOption{
-		asymjwt.WithLogger(logger),
-		asymjwt.WithAudienceHint("--aud"),
-		asymjwt.WithMaxBodySize(*maxBody),
-	}
-	opts = append(opts, windowFlags.options()...)
-	if len(aud) > 0 {
-		opts = append(opts, asymjwt.WithAudience(aud...))
-	}
-	if *strict {
-		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
-	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
-	v, err := asymjwt.NewVerifier(keys, opts...)
-	if err != nil {
-		return verifierError(err)
-	}
-
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	stopMetrics, err := metrics.serve(ctx, "asymjwt proxy metrics", *shutdownTimeout, logger)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer stopMetrics()
-	h := server.NewProxy(server.ProxyConfig{Verifier: v, Upstream: upstream, UserHeader: *userHeader, HealthPath: *healthPath, Logger: logger,
-		AllowWebSocket: *allowWebSocket, Metrics: metrics.proxy()})
-	return server.Serve(ctx, ln, h, server.Options{
-		Name: "asymjwt proxy", TLS: tlsConfig, ShutdownTimeout: *shutdownTimeout, Logger: logger,
-		Attrs: []any{"upstream", upstream.Redacted(), "replay_store", replay, "strict", *strict},
-	})
+	defer s.close()
+	h := server.NewProxy(server.ProxyConfig{Verifier: s.verifier, Upstream: upstream, UserHeader: *flags.userHeader,
+		HealthPath: *flags.healthPath, Logger: s.logger, AllowWebSocket: *allowWebSocket, Metrics: s.metrics.proxy()})
+	return s.serve(ctx, "asymjwt proxy", h, "upstream", upstream.Redacted())
 }
