@@ -32,9 +32,7 @@ modules:
 	@echo "== $(words $(MODULES)) modules"
 
 deps:
-	@./scripts/ensure-redis.sh
-	@./scripts/ensure-gateways.sh
-	@./scripts/ensure-postgres.sh
+	@./scripts/ensure-test-servers.sh
 
 fmt-check: modules
 	@out="$$(gofmt -l $(MODULES))" || exit 1; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

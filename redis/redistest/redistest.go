@@ -6,7 +6,7 @@
 //
 // When redis-server is not installed the test is skipped, or fails under
 // CI=true, where skipping would hide that nothing was tested. The
-// repository's scripts/ensure-redis.sh installs it.
+// repository's scripts/ensure-test-servers.sh installs it.
 package redistest
 
 import (
@@ -54,9 +54,9 @@ func Start(tb testing.TB, args ...string) *Server {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf("redis-server is not installed and CI=true, so the Redis tests must not be skipped; run scripts/ensure-redis.sh: %v", err)
+			tb.Fatalf("redis-server is not installed and CI=true, so the Redis tests must not be skipped; run scripts/ensure-test-servers.sh: %v", err)
 		}
-		tb.Skipf("redis-server is not installed; skipping (scripts/ensure-redis.sh installs it): %v", err)
+		tb.Skipf("redis-server is not installed; skipping (scripts/ensure-test-servers.sh installs it): %v", err)
 	}
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
 	// Registered after TempDir's cleanup, so it runs before the directory

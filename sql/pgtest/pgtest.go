@@ -8,7 +8,7 @@
 //
 // When PostgreSQL is not installed the test is skipped, or fails under
 // CI=true, where skipping would hide that nothing was tested. The
-// repository's scripts/ensure-postgres.sh installs it.
+// repository's scripts/ensure-test-servers.sh installs it.
 package pgtest
 
 import (
@@ -60,9 +60,9 @@ func Start(tb testing.TB) *Server {
 	bin, err := binDir()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL is not installed and CI=true, so the PostgreSQL tests must not be skipped; run scripts/ensure-postgres.sh: %v", err)
+			tb.Fatalf("PostgreSQL is not installed and CI=true, so the PostgreSQL tests must not be skipped; run scripts/ensure-test-servers.sh: %v", err)
 		}
-		tb.Skipf("PostgreSQL is not installed; skipping (scripts/ensure-postgres.sh installs it): %v", err)
+		tb.Skipf("PostgreSQL is not installed; skipping (scripts/ensure-test-servers.sh installs it): %v", err)
 	}
 	s := &Server{tb: tb, bin: bin}
 	if os.Geteuid() == 0 {

@@ -427,7 +427,7 @@ func startRedis(bin, dir string) (stop func(), url string, err error) {
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--maxmemory-policy", "noeviction")
 	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("redis-server (scripts/ensure-redis.sh installs it): %w", err)
+		return nil, "", fmt.Errorf("redis-server (scripts/ensure-test-servers.sh installs it): %w", err)
 	}
 	stop = func() {
 		_ = cmd.Process.Kill()

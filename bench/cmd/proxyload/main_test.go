@@ -30,9 +30,9 @@ func TestSmoke(t *testing.T) {
 	cases := "bare,memory,redis,memory-nolog"
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is not installed and CI=true; run scripts/ensure-redis.sh: %v", err)
+			t.Fatalf("redis-server is not installed and CI=true; run scripts/ensure-test-servers.sh: %v", err)
 		}
-		t.Logf("redis-server is not installed; the redis case is skipped (scripts/ensure-redis.sh installs it)")
+		t.Logf("redis-server is not installed; the redis case is skipped (scripts/ensure-test-servers.sh installs it)")
 		cases = "bare,memory,memory-nolog"
 	}
 	out, err := run(context.Background(), config{n: 40, c: 4, cases: cases, redisServer: "redis-server"}, io.Discard)

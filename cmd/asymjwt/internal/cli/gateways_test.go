@@ -20,7 +20,7 @@ import (
 var gatewayDocs = filepath.Join("..", "..", "..", "..", "docs", "gateways")
 
 // gatewayBinary finds a gateway's executable. When missing, the test is
-// skipped, except under CI=true where it fails (scripts/ensure-gateways.sh
+// skipped, except under CI=true where it fails (scripts/ensure-test-servers.sh
 // installs them).
 func gatewayBinary(t *testing.T, name string) string {
 	t.Helper()
@@ -31,9 +31,9 @@ func gatewayBinary(t *testing.T, name string) string {
 		return path
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed (scripts/ensure-gateways.sh installs it)", name)
+		t.Fatalf("%s is not installed (scripts/ensure-test-servers.sh installs it)", name)
 	}
-	t.Skipf("%s is not installed (scripts/ensure-gateways.sh installs it)", name)
+	t.Skipf("%s is not installed (scripts/ensure-test-servers.sh installs it)", name)
 	return ""
 }
 
