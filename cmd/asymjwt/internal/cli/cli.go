@@ -162,7 +162,7 @@ func (fs *flagSet) printHelp() {
 			fmt.Fprintf(&flags, " %s", valueName)
 		}
 		fmt.Fprintf(&flags, "\n        %s", usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0s" {
 			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
 		}
 		flags.WriteByte('\n')
