@@ -162,7 +162,7 @@ func (fs *flagSet) printHelp() {
 			fmt.Fprintf(&flags, " %s", valueName)
 		}
 		fmt.Fprintf(&flags, "\n        %s", usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0s" {
 			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
 		}
 		flags.WriteByte('\n')
@@ -245,6 +245,9 @@ func (fs *flagSet) setFromEnv() error {
 		}
 		for _, v := range values {
 			if e := fs.Set(f.Name, v); e != nil {
+				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+					e = errors.New("want true or false") // flag's own says only "parse error"
+				}
 				err = usagef("invalid value %q for %s (--%s): %v", v, name, f.Name, e)
 				return
 			}

@@ -31,7 +31,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 
 	// A bad value is a usage error naming the variable.
 	t.Setenv("ASYMJWT_JSON", "maybe")
-	wantFail(t, run(t, "", "keys", "list", "--dir", dir), 2, `invalid value "maybe" for ASYMJWT_JSON (--json)`)
+	wantFail(t, run(t, "", "keys", "list", "--dir", dir), 2, `invalid value "maybe" for ASYMJWT_JSON (--json): want true or false`)
 
 	// An empty variable counts as unset.
 	t.Setenv("ASYMJWT_JSON", "")

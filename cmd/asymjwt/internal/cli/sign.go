@@ -25,7 +25,9 @@ default GET, or POST with --body), path and query (qsh), and its body
 (bh: the bytes of --body, empty without it). Only the path and query of
 --url count; a full URL or just "/path?query" will do. Send that body
 with curl --data-binary @FILE: curl -d @FILE strips newlines, and the
-server then hashes other bytes.
+server then hashes other bytes. A bound token always carries bh, which
+"asymjwt forward-auth" refuses (a gateway does not pass the body): for a
+service behind one, use "asymjwt sign-proxy --bind request".
 
 --aud names the service the token is for. A service running the Python
 library asymmetric_jwt_auth refuses every token that carries aud: leave
@@ -120,7 +122,10 @@ func runRequest(ctx context.Context, e *env, args []string) error {
 		text: `Sends one HTTP request signed with a fresh token bound to its method, path,
 query (qsh) and body (bh), and prints the response body. Redirects to the
 same host are signed anew; to another host they go unsigned. Exits 1 on a
-response status of 400 or more (after printing the body).
+response status of 400 or more (after printing the body). Its tokens
+carry bh, which "asymjwt forward-auth" refuses (a gateway does not pass
+the body): for a service behind one, use "asymjwt sign-proxy --bind
+request".
 
 --aud names the service the token is for. A service running the Python
 library asymmetric_jwt_auth refuses every token that carries aud: leave
