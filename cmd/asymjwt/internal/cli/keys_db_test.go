@@ -192,12 +192,34 @@ func TestProxyKeysDBMetrics(t *testing.T) {
 			if f := got[`asymjwt_key_source_reload_failures_total{source="database"}`]; f != 0 {
 				t.Fatalf("%v failed loads of a good database", f)
 			}
+			// A source not in use has no series: its last success at 0
+			// would fire an alert on its age.
+			for name := range got {
+				if strings.Contains(name, `source="directory"`) {
+					t.Fatalf("series %s for the directory source, which is not in use", name)
+				}
+			}
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("database loads not counted: %v", got)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// forward-auth's metrics are the verifier's, without the proxy's
+// upstream series (it forwards nothing).
+func TestForwardAuthMetrics(t *testing.T) {
+	fa := startServer(t, "forward-auth", "--keys", keysDir(t), "--metrics-listen", "127.0.0.1:0")
+	got := scrapeMetrics(t, "http://"+fa.metricsAddr(t)+"/metrics")
+	if _, ok := got[`asymjwt_key_source_reloads_total{source="directory"}`]; !ok {
+		t.Errorf("no directory reloads series: %v", got)
+	}
+	for name := range got {
+		if strings.Contains(name, "upstream") {
+			t.Errorf("forward-auth exports %s", name)
+		}
 	}
 }
 

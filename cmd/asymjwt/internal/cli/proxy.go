@@ -81,6 +81,7 @@ make them.`,
 		userHeader:    "`NAME` of the request header that carries the username to the upstream",
 		healthPath:    "`PATH` answered with 200 to GET without credentials; empty to turn off",
 		healthDefault: "/healthz",
+		upstream:      true,
 	})
 	upstreamURL := fs.String("upstream", "", "forward accepted requests to `URL` (http or https)")
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to check a bh claim")

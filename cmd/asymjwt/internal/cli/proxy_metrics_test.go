@@ -18,7 +18,7 @@ func (p *runningProxy) metricsAddr(t testing.TB) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, l := range logLines(t, p.logs) {
-			if l["msg"] == "asymjwt proxy metrics: listening" {
+			if msg, _ := l["msg"].(string); strings.HasSuffix(msg, " metrics: listening") {
 				return l["addr"].(string)
 			}
 		}

@@ -39,8 +39,12 @@ func (k *keyFlags) given() bool { return *k.dir != "" || *k.db != "" }
 // logger; release frees it.
 func (k *keyFlags) open(logger *slog.Logger, m *serverMetrics) (store asymjwt.KeyStore, release func(), err error) {
 	src := keySource{dir: *k.dir, db: *k.db, watch: true, logger: logger}
-	if m != nil {
+	// Only the sources in use get series: a source never loaded would
+	// show a last success at 0, which an alert on its age would fire on.
+	if m != nil && src.dir != "" {
 		src.dirReloaded = m.Verifier.KeySourceReloaded("directory")
+	}
+	if m != nil && src.db != "" {
 		src.dbReloaded = m.Verifier.KeySourceReloaded("database")
 	}
 	return openKeyStore(context.Background(), src)
@@ -228,12 +232,13 @@ func (f *metricsFlags) check(listen string) error {
 	return nil
 }
 
-// open returns the metrics to collect, or nil without --metrics-listen.
-func (f *metricsFlags) open() (*serverMetrics, error) {
+// open returns the metrics to collect, or nil without --metrics-listen;
+// upstream adds the proxy's upstream metrics.
+func (f *metricsFlags) open(upstream bool) (*serverMetrics, error) {
 	if *f.listen == "" {
 		return nil, nil
 	}
-	m, err := server.NewMetrics()
+	m, err := server.NewMetrics(upstream)
 	if err != nil {
 		return nil, err
 	}

@@ -29,20 +29,24 @@ type verifyingFlags struct {
 	log             *logFlags
 	metrics         *metricsFlags
 	shutdownTimeout *time.Duration
+	upstream        bool
 }
 
-// verifyingHelp words the flags whose meaning differs between servers.
+// verifyingHelp words the flags whose meaning differs between servers;
+// upstream says the server forwards requests (its metrics time them).
 type verifyingHelp struct {
 	strict, userHeader, healthPath, healthDefault string
+	upstream                                      bool
 }
 
 func addVerifyingFlags(fs *flagSet, h verifyingHelp) *verifyingFlags {
 	f := &verifyingFlags{
-		listen: fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)"),
-		keys:   addKeyFlags(fs),
-		replay: addReplayFlags(fs),
-		window: addWindowFlags(fs),
-		strict: fs.Bool("strict", false, h.strict),
+		listen:   fs.String("listen", "", "listen on `ADDR` (host:port; :0 picks a free port)"),
+		keys:     addKeyFlags(fs),
+		replay:   addReplayFlags(fs),
+		window:   addWindowFlags(fs),
+		strict:   fs.Bool("strict", false, h.strict),
+		upstream: h.upstream,
 	}
 	fs.Var(&f.aud, "aud", "this service's `NAME`: tokens must carry it in aud when they carry aud (always with --strict); repeat for several")
 	f.userHeader = fs.String("user-header", server.DefaultUserHeader, h.userHeader)
@@ -101,7 +105,7 @@ func (f *verifyingFlags) open(ctx context.Context, e *env, opts, strictOpts []as
 	if s.tls, err = f.tls.config(s.logger); err != nil {
 		return nil, err
 	}
-	if s.metrics, err = f.metrics.open(); err != nil {
+	if s.metrics, err = f.metrics.open(f.upstream); err != nil {
 		return nil, err
 	}
 	keys, closeKeys, err := f.keys.open(s.logger, s.metrics)

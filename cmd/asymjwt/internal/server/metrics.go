@@ -21,7 +21,8 @@ type Metrics struct {
 	// Verifier takes the verifier's outcomes (asymjwt.WithObserver(Verifier.Observe)),
 	// wraps the replay store and counts key source loads.
 	Verifier *asymjwtprom.Metrics
-	// Proxy is what ProxyConfig.Metrics takes.
+	// Proxy is what ProxyConfig.Metrics takes; nil unless NewMetrics was
+	// asked for upstream metrics.
 	Proxy *ProxyMetrics
 }
 
@@ -31,9 +32,10 @@ type ProxyMetrics struct {
 	upstreamErrors prometheus.Counter
 }
 
-// NewMetrics registers the servers' metrics in a new registry. The build
-// info's version is the asymjwt command's, from its build info.
-func NewMetrics() (*Metrics, error) {
+// NewMetrics registers the servers' metrics in a new registry, with the
+// proxy's upstream metrics when upstream is set. The build info's version
+// is the asymjwt command's, from its build info.
+func NewMetrics(upstream bool) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	v, err := asymjwtprom.New(asymjwtprom.WithRegisterer(reg))
 	if err != nil {
@@ -49,11 +51,16 @@ func NewMetrics() (*Metrics, error) {
 			Help: "Accepted requests the upstream did not answer (502 Bad Gateway).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{
-		p.upstreamTime, p.upstreamErrors,
+	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}
+	if upstream {
+		cs = append(cs, p.upstreamTime, p.upstreamErrors)
+	} else {
+		p = nil
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
