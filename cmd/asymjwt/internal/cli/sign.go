@@ -16,7 +16,7 @@ import (
 
 func runSign(_ context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "sign", help{
-		usage: "asymjwt sign --key PATH --user NAME [--aud A]... [--method M] [--url U [--body FILE]] [--header]",
+		usage: "asymjwt sign --key PATH --user NAME [--aud A]... [--method M] [--url U [--body FILE] [--bind request]] [--header]",
 		text: `Prints a fresh token for NAME signed with the private key at PATH. A token
 is good for one request within ±20 s of its making.
 
@@ -25,9 +25,10 @@ default GET, or POST with --body), path and query (qsh), and its body
 (bh: the bytes of --body, empty without it). Only the path and query of
 --url count; a full URL or just "/path?query" will do. Send that body
 with curl --data-binary @FILE: curl -d @FILE strips newlines, and the
-server then hashes other bytes. A bound token always carries bh, which
-"asymjwt forward-auth" refuses (a gateway does not pass the body): for a
-service behind one, use "asymjwt sign-proxy --bind request".
+server then hashes other bytes. "asymjwt forward-auth" refuses tokens
+carrying bh (a gateway does not pass the body): for a service behind one,
+--bind request binds method, path and query only (qsh, no bh), as
+"asymjwt sign-proxy --bind request" does.
 
 --aud names the service the token is for. A service running the Python
 library asymmetric_jwt_auth refuses every token that carries aud: leave
@@ -44,6 +45,7 @@ With --header it prints the "Authorization: JWT ..." line for curl -H.`,
 	method := fs.String("method", "", "HTTP `METHOD` of the bound request (needs --url)")
 	rawURL := fs.String("url", "", "bind the token to this request `URL` (path and query)")
 	bodyPath := fs.String("body", "", "bind the token to the request body in `FILE`, - for stdin (needs --url)")
+	bind := fs.String("bind", "body", "with --url, what the token is bound to, `WHAT`: body (qsh and bh) or request (qsh only)")
 	header := fs.Bool("header", false, `print "Authorization: JWT <token>" instead of the bare token`)
 	passFile := fs.String("passphrase-file", "", "passphrase of an encrypted private key, in `FILE`")
 	rest, err := parse(fs, args)
@@ -54,8 +56,12 @@ With --header it prints the "Authorization: JWT ..." line for curl -H.`,
 		return usagef("unexpected argument %q", rest[0])
 	case *keyPath == "" || *user == "":
 		return usagef("--key and --user are required")
-	case *rawURL == "" && (*method != "" || *bodyPath != ""):
-		return usagef("--method and --body need --url")
+	case *rawURL == "" && (*method != "" || *bodyPath != "" || flagWasSet(fs, "bind")):
+		return usagef("--method, --body and --bind need --url")
+	case *bind != "body" && *bind != "request":
+		return usagef("--bind must be body or request")
+	case *bind == "request" && *bodyPath != "":
+		return usagef("--bind request binds no body: leave out --body")
 	case *keyPath == "-" && *bodyPath == "-":
 		return usagef("--key and --body cannot both read stdin")
 	}
@@ -67,7 +73,7 @@ With --header it prints the "Authorization: JWT ..." line for curl -H.`,
 	if len(aud) > 0 {
 		opts = append(opts, asymjwt.WithAudience(aud...))
 	}
-	if *rawURL != "" {
+	if *rawURL != "" && *bind == "body" {
 		opts = append(opts, asymjwt.WithBodyHash())
 	}
 	signer, err := asymjwt.NewSigner(*user, key, opts...)

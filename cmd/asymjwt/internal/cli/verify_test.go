@@ -208,6 +208,8 @@ func TestSign(t *testing.T) {
 		{"body from stdin", []string{"--url", "/v1/orders", "--method", "patch", "--body", "-"}, string(body), map[string]any{
 			"qsh": qsh("PATCH", "/v1/orders", ""), "bh": asymjwt.BodyHash(body)}},
 		{"escaped path", []string{"--url", "/a%2Fb/c%20d"}, "", map[string]any{"qsh": qsh("GET", "/a%2Fb/c%20d", "")}},
+		{"bound to the request only", []string{"--url", "/v1/orders?a=1", "--method", "DELETE", "--bind", "request"}, "", map[string]any{
+			"qsh": qsh("DELETE", "/v1/orders", "a=1"), "bh": nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
