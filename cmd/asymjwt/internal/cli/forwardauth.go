@@ -100,29 +100,16 @@ change.`,
 	if err != nil {
 		return err
 	}
-	keys, closeKeys, err := keyFlags.open(logger, metrics)
-	if err != nil {
-		return err
-	}
-	defer closeKeys()
-	opts := []asymjwt.VerifierOption{asymjwt.WithLogger(logger), asymjwt.WithAudienceHint("--aud")}
-	opts = append(opts, windowFlags.options()...)
-	if len(aud) > 0 {
-		opts = append(opts, asymjwt.WithAudience(aud...))
-	}
+	var opts []asymjwt.VerifierOption
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
+	v, replay, release, err := verifierSetup{keys: keyFlags, replay: replayFlags, window: windowFlags, aud: aud,
+		metrics: metrics, logger: logger, opts: opts}.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
-	v, err := asymjwt.NewVerifier(keys, opts...)
-	if err != nil {
-		return verifierError(err)
-	}
+	defer release()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err

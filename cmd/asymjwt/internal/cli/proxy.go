@@ -134,34 +134,16 @@ make them.`,
 	if err != nil {
 		return err
 	}
-	keys, closeKeys, err := keyFlags.open(logger, metrics)
-	if err != nil {
-		return err
-	}
-	defer closeKeys()
-
-	opts := []asymjwt.VerifierOption{
-		asymjwt.WithLogger(logger),
-		asymjwt.WithAudienceHint("--aud"),
-		asymjwt.WithMaxBodySize(*maxBody),
-	}
-	opts = append(opts, windowFlags.options()...)
-	if len(aud) > 0 {
-		opts = append(opts, asymjwt.WithAudience(aud...))
-	}
+	opts := []asymjwt.VerifierOption{asymjwt.WithMaxBodySize(*maxBody)}
 	if *strict {
 		opts = append(opts, asymjwt.RequireAudience(), asymjwt.RequireRequestBinding(), asymjwt.RequireBodyHash())
 	}
-	store, replay, closeStore, err := replayFlags.open(ctx, logger, windowFlags.maxSkew())
+	v, replay, release, err := verifierSetup{keys: keyFlags, replay: replayFlags, window: windowFlags, aud: aud,
+		metrics: metrics, logger: logger, opts: opts}.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	opts = append(opts, metrics.verifierOptions(store, replayFlags.kind())...)
-	v, err := asymjwt.NewVerifier(keys, opts...)
-	if err != nil {
-		return verifierError(err)
-	}
+	defer release()
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -165,6 +165,49 @@ func (f *tlsFlags) config(logger *slog.Logger) (*tls.Config, error) {
 	return certs.TLSConfig(), nil
 }
 
+// verifierSetup is what a verifying server (proxy, forward-auth) builds
+// its verifier from: the shared flags, the metrics, and its own options.
+type verifierSetup struct {
+	keys    *keyFlags
+	replay  *replayFlags
+	window  *windowFlags
+	aud     []string
+	metrics *serverMetrics
+	logger  *slog.Logger
+	// opts are the server's own options (--strict's requirements, say).
+	opts []asymjwt.VerifierOption
+}
+
+// open opens the key and replay stores and returns the verifier on them
+// (logging to logger, "--aud" named in audience hints, observed by the
+// metrics), a description of the replay store for the log, and release,
+// which frees both stores. NewVerifier's error is a usage error
+// (verifierError).
+func (s verifierSetup) open(ctx context.Context) (v *asymjwt.Verifier, replayDesc string, release func(), err error) {
+	keys, closeKeys, err := s.keys.open(s.logger, s.metrics)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	store, replayDesc, closeStore, err := s.replay.open(ctx, s.logger, s.window.maxSkew())
+	if err != nil {
+		closeKeys()
+		return nil, "", nil, err
+	}
+	release = func() { closeStore(); closeKeys() }
+	opts := []asymjwt.VerifierOption{asymjwt.WithLogger(s.logger), asymjwt.WithAudienceHint("--aud")}
+	opts = append(opts, s.window.options()...)
+	if len(s.aud) > 0 {
+		opts = append(opts, asymjwt.WithAudience(s.aud...))
+	}
+	opts = append(opts, s.opts...)
+	opts = append(opts, s.metrics.verifierOptions(store, s.replay.kind())...)
+	if v, err = asymjwt.NewVerifier(keys, opts...); err != nil {
+		release()
+		return nil, "", nil, verifierError(err)
+	}
+	return v, replayDesc, release, nil
+}
+
 // verifierError is NewVerifier's error as a usage error, naming the flags
 // that fix a replay store that would not keep entries long enough.
 func verifierError(err error) error {
