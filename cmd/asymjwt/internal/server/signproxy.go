@@ -304,7 +304,7 @@ func (f *SignerFile) Signer() *asymjwt.Signer {
 		f.logger.Error("asymjwt sign-proxy: key file unreadable; signing with the last key loaded", "path", f.path, "err", err)
 		return f.cur.Load()
 	}
-	if os.SameFile(info, f.info) && info.ModTime().Equal(f.info.ModTime()) && info.Size() == f.info.Size() {
+	if sameVersion(info, f.info) {
 		return f.cur.Load()
 	}
 	info, s, err := f.load()
