@@ -190,11 +190,7 @@ func (s *MemoryReplayStore) Retain(lifetime time.Duration) error {
 	if secs <= old {
 		return nil
 	}
-	if s.used.Load() {
-		// Entries of tokens claimed at or before now - old may already be
-		// swept: those tokens can no longer be told fresh from used.
-		s.floor.Store(s.clock().Unix() - old)
-	}
+	used := s.used.Load()
 	// Published before the walk: a claim on a shard the walk has passed
 	// reads the new retention, one before it is extended by the walk.
 	s.retention.Store(secs)
@@ -206,6 +202,14 @@ func (s *MemoryReplayStore) Retain(lifetime time.Duration) error {
 			sh.entries[k] = uint32(min(int64(exp)+delta, math.MaxUint32))
 		}
 		sh.mu.Unlock()
+	}
+	if used {
+		// Entries of tokens claimed at or before now - old may have been
+		// swept before the walk reached them: those tokens can no longer
+		// be told fresh from used. The clock is read after the walk: an
+		// entry still live then was extended, whereas one read before
+		// could have been swept while the walk was on its way.
+		s.floor.Store(s.clock().Unix() - old)
 	}
 	return nil
 }
