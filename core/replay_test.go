@@ -311,3 +311,52 @@ func TestPlainStoreGetsLifetimeFromClaimedTime(t *testing.T) {
 		})
 	}
 }
+
+// TestLateLongerVerifierRacesSweep: a sweep that runs between the moment
+// Retain reads the clock and its walk over the entries must not drop an
+// entry the walk was about to extend: the token is then refused by the
+// longer verifier, not accepted a second time. The store's clock plays
+// the race: the call Retain makes runs claims (which sweep every shard)
+// one second later before it answers.
+func TestLateLongerVerifierRacesSweep(t *testing.T) {
+	keys := asymjwt.NewMemoryKeyStore()
+	token := edParty(t, keys)
+	var (
+		sec  int64 = now
+		hook func()
+	)
+	storeClock := func() time.Time {
+		if h := hook; h != nil {
+			hook = nil
+			h()
+		}
+		return time.Unix(sec, 0)
+	}
+	verifierClock := func() time.Time { return time.Unix(sec, 0) }
+	store := asymjwt.NewMemoryReplayStore(asymjwt.WithClock(storeClock))
+	short := newTestVerifier(t, keys, asymjwt.WithClock(verifierClock), asymjwt.WithReplayStore(store), asymjwt.WithTolerance(time.Second))
+	ctx := context.Background()
+	tok := token(now)
+	if _, err := short.Verify(ctx, tok); err != nil { // its entry lives until now+3
+		t.Fatal(err)
+	}
+	sec = now + 2
+	hook = func() {
+		saved := sec
+		sec = now + 3         // the entry's last second has passed
+		for i := range 4096 { // claims in every shard, each sweeping it
+			if _, err := store.ClaimIssued(ctx, fmt.Sprintf("%032x", i), time.Unix(sec, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sec = saved
+	}
+	long := newTestVerifier(t, keys, asymjwt.WithClock(verifierClock), asymjwt.WithReplayStore(store))
+	if hook != nil {
+		t.Fatal("Retain did not read the store's clock")
+	}
+	sec = now + 5
+	if _, err := long.Verify(ctx, tok); !errors.Is(err, asymjwt.ErrReplay) {
+		t.Fatalf("token used at the 1 s verifier, at the 20 s one 5 s later: %v; want ErrReplay", err)
+	}
+}

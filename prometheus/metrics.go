@@ -299,22 +299,23 @@ func (m *Metrics) KeySourceReloaded(source string) func(error) {
 
 // InstrumentReplayStore returns a ReplayStore that claims through s and
 // records each claim's latency and failures, labelled store ("memory",
-// "redis"...). Its Unwrap returns s. When s is an
-// asymjwt.RetainingReplayStore (the memory and Redis stores are), so is
-// the result, passing Retain on to s and timing ClaimIssued as Claim: a
-// verifier on it keeps the replay guarantee across tolerances and
-// clocks (docs/PROTOCOL.md §1.6), and is still refused a store whose retention is
-// too short.
+// "redis"...). Its Unwrap returns s.
+//
+// When s is an asymjwt.RetainingReplayStore (the memory and Redis stores
+// are), so is the result, passing Retain to s unchanged: a verifier on
+// the instrumented store keeps the fleet-wide replay lifetime of s and
+// NewVerifier still refuses a store that would not keep entries long
+// enough (asymjwt.ErrReplayRetention, docs/PROTOCOL.md §1.6).
 func (m *Metrics) InstrumentReplayStore(store string, s asymjwt.ReplayStore) asymjwt.ReplayStore {
-	i := &instrumentedStore{
+	is := &instrumentedStore{
 		next:     s,
 		duration: m.replayDuration.WithLabelValues(store),
 		errors:   m.replayErrors.WithLabelValues(store),
 	}
 	if r, ok := s.(asymjwt.RetainingReplayStore); ok {
-		return &instrumentedRetainingStore{instrumentedStore: i, next: r}
+		return &instrumentedRetainingStore{instrumentedStore: is, retaining: r}
 	}
-	return i
+	return is
 }
 
 type instrumentedStore struct {
@@ -327,37 +328,37 @@ type instrumentedStore struct {
 func (s *instrumentedStore) Claim(ctx context.Context, key string, expires time.Time) (bool, error) {
 	start := time.Now()
 	fresh, err := s.next.Claim(ctx, key, expires)
+	s.observe(start, err)
+	return fresh, err
+}
+
+// observe records one claim that started at start.
+func (s *instrumentedStore) observe(start time.Time, err error) {
 	s.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.errors.Inc()
 	}
-	return fresh, err
 }
 
 // Unwrap returns the instrumented store.
 func (s *instrumentedStore) Unwrap() asymjwt.ReplayStore { return s.next }
 
-// instrumentedRetainingStore is instrumentedStore for a
-// RetainingReplayStore.
+// instrumentedRetainingStore is instrumentedStore on a RetainingReplayStore.
 type instrumentedRetainingStore struct {
 	*instrumentedStore
-	next asymjwt.RetainingReplayStore
+	retaining asymjwt.RetainingReplayStore
 }
 
 // Retain implements asymjwt.RetainingReplayStore: the wrapped store's.
 func (s *instrumentedRetainingStore) Retain(lifetime time.Duration) error {
-	return s.next.Retain(lifetime)
+	return s.retaining.Retain(lifetime)
 }
 
-// ClaimIssued implements asymjwt.RetainingReplayStore, timed and counted
-// as Claim.
+// ClaimIssued implements asymjwt.RetainingReplayStore.
 func (s *instrumentedRetainingStore) ClaimIssued(ctx context.Context, key string, issued time.Time) (bool, error) {
 	start := time.Now()
-	fresh, err := s.next.ClaimIssued(ctx, key, issued)
-	s.duration.Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.errors.Inc()
-	}
+	fresh, err := s.retaining.ClaimIssued(ctx, key, issued)
+	s.observe(start, err)
 	return fresh, err
 }
 

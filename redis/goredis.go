@@ -150,19 +150,30 @@ func judgePolicy(addr, policy string, err error) error {
 }
 
 func maxmemoryPolicy(ctx context.Context, c redis.Cmdable) (string, error) {
-	cfg, configErr := c.ConfigGet(ctx, "maxmemory-policy").Result()
+	return readPolicy(
+		func() (map[string]string, error) { return c.ConfigGet(ctx, "maxmemory-policy").Result() },
+		func(err error) bool { return errors.As(err, new(redis.Error)) },
+		func() (string, error) { return c.Info(ctx, "memory").Result() })
+}
+
+// readPolicy reads a node's maxmemory-policy through either client
+// library: configGet (CONFIG GET maxmemory-policy) first and, when Redis
+// refused it (refused: an error reply, as managed services and ACLs give
+// for CONFIG), info (INFO memory).
+func readPolicy(configGet func() (map[string]string, error), refused func(error) bool, info func() (string, error)) (string, error) {
+	cfg, configErr := configGet()
 	if configErr == nil {
 		if p := cfg["maxmemory-policy"]; p != "" {
 			return p, nil
 		}
 		configErr = errors.New("no maxmemory-policy in reply")
-	} else if !errors.As(configErr, new(redis.Error)) {
+	} else if !refused(configErr) {
 		// Not a refusal by Redis but no answer at all: INFO would fail alike.
 		return "", fmt.Errorf("CONFIG GET: %w", configErr)
 	}
-	info, infoErr := c.Info(ctx, "memory").Result()
+	text, infoErr := info()
 	if infoErr == nil {
-		if p := infoField(info, "maxmemory_policy"); p != "" {
+		if p := infoField(text, "maxmemory_policy"); p != "" {
 			return p, nil
 		}
 		infoErr = errors.New("no maxmemory_policy in reply")

@@ -93,22 +93,10 @@ func (b rueidisBackend) checkPolicies(ctx context.Context) error {
 }
 
 func rueidisMaxmemoryPolicy(ctx context.Context, c rueidis.Client) (string, error) {
-	cfg, configErr := c.Do(ctx, c.B().ConfigGet().Parameter("maxmemory-policy").Build()).AsStrMap()
-	if configErr == nil {
-		if p := cfg["maxmemory-policy"]; p != "" {
-			return p, nil
-		}
-		configErr = errors.New("no maxmemory-policy in reply")
-	} else if _, refused := rueidis.IsRedisErr(configErr); !refused {
-		// Not a refusal by Redis but no answer at all: INFO would fail alike.
-		return "", fmt.Errorf("CONFIG GET: %w", configErr)
-	}
-	info, infoErr := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
-	if infoErr == nil {
-		if p := infoField(info, "maxmemory_policy"); p != "" {
-			return p, nil
-		}
-		infoErr = errors.New("no maxmemory_policy in reply")
-	}
-	return "", fmt.Errorf("CONFIG GET: %w; INFO memory: %w", configErr, infoErr)
+	return readPolicy(
+		func() (map[string]string, error) {
+			return c.Do(ctx, c.B().ConfigGet().Parameter("maxmemory-policy").Build()).AsStrMap()
+		},
+		func(err error) bool { _, refused := rueidis.IsRedisErr(err); return refused },
+		func() (string, error) { return c.Do(ctx, c.B().Info().Section("memory").Build()).ToString() })
 }

@@ -2,13 +2,18 @@ package cli_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/asymjwt/asymjwt/cmd/asymjwt/internal/cli"
 	"github.com/asymjwt/asymjwt/redis/redistest"
 )
 
@@ -193,6 +198,37 @@ func TestProxyMetricsRedis(t *testing.T) {
 	for k := range got {
 		if strings.Contains(k, `store="memory"`) {
 			t.Errorf("a memory store series with --redis: %s", k)
+		}
+	}
+}
+
+// A Redis that keeps entries for less than the verifier's replay lifetime
+// (tolerance + max clock skew + 1 s) is refused at start, with
+// --metrics-listen (whose timing wraps the store) as without.
+func TestServersRefuseShortRedisRetention(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	keys := keysDir(t)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"proxy", []string{"proxy", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--keys", keys}},
+		{"forward-auth", []string{"forward-auth", "--listen", "127.0.0.1:0", "--keys", keys}},
+	} {
+		for _, metrics := range []bool{false, true} {
+			args := append(slices.Clone(c.args), "--redis", rs.URL(), "--redis-retention", "30s", "--tolerance", "20s")
+			if metrics {
+				args = append(args, "--metrics-listen", "127.0.0.1:0")
+			}
+			t.Run(fmt.Sprintf("%s/metrics=%v", c.name, metrics), func(t *testing.T) {
+				// A server that starts all the same is stopped, and fails the test.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				var stdout, stderr bytes.Buffer
+				code := cli.Run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+				wantFail(t, result{code, stdout.String(), stderr.String()}, 2, "--redis-retention")
+			})
 		}
 	}
 }

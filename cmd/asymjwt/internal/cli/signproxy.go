@@ -46,7 +46,11 @@ file that does not load is logged and the last good key kept.
 Anyone who can reach this proxy can make requests as NAME: it listens
 on loopback only (default 127.0.0.1:8080) unless
 --insecure-listen-any, for a network where only the client can
-connect.`,
+connect. A browser on the machine reaches loopback too, so requests
+from web pages are refused with 403 and never signed: those carrying
+Origin or Sec-Fetch-Site (which browsers send and HTTP libraries do
+not), and, unless --insecure-listen-any, those whose Host is not
+localhost or a loopback address (DNS rebinding).`,
 		example: `asymjwt sign-proxy --listen 127.0.0.1:8080 --upstream https://orders.internal \
     --key client.pem --user billing --aud orders
 curl http://127.0.0.1:8080/v1/orders?status=open`,
@@ -61,7 +65,7 @@ curl http://127.0.0.1:8080/v1/orders?status=open`,
 	bind := fs.String("bind", "body", "what each token is bound to, `WHAT`: body (qsh and bh), request (qsh; bodies streamed) or none")
 	maxBody := fs.Int64("max-body", asymjwt.DefaultMaxBodySize, "largest body, in `BYTES`, read to hash it (--bind body)")
 	caFile := fs.String("cacert", "", "trust the CA certificates in `FILE` (PEM) for the upstream instead of the system's")
-	insecureListen := fs.Bool("insecure-listen-any", false, "allow a --listen address that is not loopback: whoever reaches it signs as --user")
+	insecureListen := fs.Bool("insecure-listen-any", false, "allow a --listen address that is not loopback, and any Host header: whoever reaches it signs as --user")
 	allowWebSocket := fs.Bool("allow-websocket", false, "let WebSocket handshakes through (signed); the frames that follow carry no token")
 	healthPath := fs.String("health-path", "", "`PATH` answered with 200 to GET without going upstream (none by default)")
 	logFlags := addLogFlags(fs)
@@ -84,7 +88,7 @@ curl http://127.0.0.1:8080/v1/orders?status=open`,
 	case *healthPath != "" && !strings.HasPrefix(*healthPath, "/"):
 		return usagef("--health-path must start with /")
 	}
-	if !*insecureListen && !loopbackAddr(*listen) {
+	if !*insecureListen && !server.LoopbackHost(*listen) {
 		return usagef("--listen %s is not a loopback address: anyone reaching it could sign as %s (--insecure-listen-any if that is what you want)", *listen, *user)
 	}
 	logger, err := logFlags.logger(e)
@@ -133,25 +137,10 @@ curl http://127.0.0.1:8080/v1/orders?status=open`,
 	}
 	h := server.NewSignProxy(server.SignProxyConfig{
 		Signer: keys.Signer, Upstream: upstream, Transport: transport, MaxBody: *maxBody,
-		HealthPath: *healthPath, Logger: logger, AllowWebSocket: *allowWebSocket,
+		HealthPath: *healthPath, Logger: logger, AllowWebSocket: *allowWebSocket, AnyHost: *insecureListen,
 	})
 	return server.Serve(ctx, ln, h, server.Options{
 		Name: "asymjwt sign-proxy", ShutdownTimeout: *shutdownTimeout, Logger: logger,
 		Attrs: []any{"upstream", upstream.Redacted(), "user", *user, "kid", keys.Signer().KeyID(), "bind", *bind},
 	})
-}
-
-// loopbackAddr reports whether a host:port names only loopback: an IP
-// address such as 127.0.0.1 or ::1, or "localhost". An empty host
-// (":8080") means every interface.
-func loopbackAddr(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

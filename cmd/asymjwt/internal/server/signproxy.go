@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -41,6 +42,10 @@ type SignProxyConfig struct {
 	// AllowWebSocket lets WebSocket handshakes through (signed); every
 	// other upgrade, and CONNECT, is refused.
 	AllowWebSocket bool
+	// AnyHost accepts requests whatever their Host header. Without it
+	// (the sign-proxy listens on loopback), the Host must name loopback:
+	// "localhost" or a loopback IP address, with any port.
+	AnyHost bool
 }
 
 // NewSignProxy returns the signing proxy for local clients in any
@@ -86,6 +91,12 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 			http.Error(w, http.StatusText(status), status)
 			return
 		}
+		if reason := browserRefusal(r, c.AnyHost); reason != "" {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: "+reason,
+				slog.String("method", r.Method), slog.String("host", r.Host), slog.String("origin", r.Header.Get("Origin")))
+			http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+			return
+		}
 		if err := queryError(r.URL.RawQuery); err != nil {
 			// ReverseProxy would re-encode it: what is signed and sent
 			// would not be what the client asked for.
@@ -100,6 +111,45 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 		}
 		rp.ServeHTTP(w, r)
 	}))
+}
+
+// browserRefusal says why r, which the sign-proxy would sign as its
+// user, may come from a web page rather than a local client, or returns
+// "". A browser on the machine reaches a loopback listener too: any page
+// it shows could have requests signed (cross-site request forgery), and,
+// through a domain that resolves to 127.0.0.1 (DNS rebinding), read the
+// answers. So a request is refused (403) when it carries what only
+// browsers send, Origin or Sec-Fetch-Site (Fetch Metadata), and, unless
+// anyHost, when its Host does not name loopback, as a rebinding page's
+// Host never does. curl, urllib, Node's fetch and other HTTP libraries
+// send neither header.
+func browserRefusal(r *http.Request, anyHost bool) string {
+	switch {
+	case r.Header.Get("Origin") != "":
+		return "request from a web page (Origin header) refused: browsers are not sign-proxy clients"
+	case r.Header.Get("Sec-Fetch-Site") != "":
+		return "request from a browser (Sec-Fetch-Site header) refused: browsers are not sign-proxy clients"
+	case !anyHost && !LoopbackHost(r.Host):
+		return "Host does not name loopback (DNS rebinding?) refused; --insecure-listen-any accepts any Host"
+	}
+	return ""
+}
+
+// LoopbackHost reports whether hostport (host, or host:port: a Host
+// header, a listen address) names only loopback: "localhost" or a
+// loopback IP address such as 127.0.0.1 or [::1]. An empty host (":8080",
+// every interface) does not.
+func LoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // bufferForHash reads r's body, up to limit bytes, so that it can be
@@ -254,7 +304,7 @@ func (f *SignerFile) Signer() *asymjwt.Signer {
 		f.logger.Error("asymjwt sign-proxy: key file unreadable; signing with the last key loaded", "path", f.path, "err", err)
 		return f.cur.Load()
 	}
-	if os.SameFile(info, f.info) && info.ModTime().Equal(f.info.ModTime()) && info.Size() == f.info.Size() {
+	if sameVersion(info, f.info) {
 		return f.cur.Load()
 	}
 	info, s, err := f.load()

@@ -21,9 +21,9 @@ const DefaultCertCheckInterval = time.Second
 // in use at that moment.
 //
 // The files are looked at from the handshakes themselves, at most once per
-// interval (two stats: size and modification time, links followed, so
-// an atomic rename and a Kubernetes Secret volume's symlink swap are
-// seen); no goroutine, no file watcher. A pair that does not load (a
+// interval (two stats: file identity, size and modification time, links
+// followed, so an atomic rename and a Kubernetes Secret volume's symlink
+// swap are seen); no goroutine, no file watcher. A pair that does not load (a
 // half-written file, a key of another certificate) is logged and the
 // last good pair stays in use; it is tried again when either file
 // changes, so rewriting the certificate first and the key second works.
@@ -41,10 +41,25 @@ type CertReloader struct {
 	lastErr   string       // last error logged
 }
 
-// fileStamp is what tells one version of a file from another.
-type fileStamp struct {
-	size    int64
-	modTime time.Time
+// fileStamp is what tells one version of a file from another
+// (sameVersion); the zero fileStamp matches none.
+type fileStamp struct{ info os.FileInfo }
+
+func (a fileStamp) same(b fileStamp) bool {
+	return a.info != nil && b.info != nil && sameVersion(a.info, b.info)
+}
+
+func sameStamps(a, b [2]fileStamp) bool { return a[0].same(b[0]) && a[1].same(b[1]) }
+
+// sameVersion reports whether a and b, two stats of one path, saw the
+// same version of the file: the same file (os.SameFile: device and
+// inode, so a file renamed over it is new even with the old size and a
+// modification time within the file system's clock tick, or preserved
+// by cp -p), size and modification time (a file rewritten in place).
+// It is the one change rule of the files the servers read again (TLS
+// pair, sign-proxy key).
+func sameVersion(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // NewCertReloader loads certFile and keyFile (PEM, as
@@ -94,7 +109,7 @@ func (r *CertReloader) maybeReload(now time.Time) {
 	r.nextCheck = now.Add(r.interval)
 	stamps, err := r.stamps()
 	if err == nil {
-		if stamps == r.loaded || stamps == r.failed {
+		if sameStamps(stamps, r.loaded) || sameStamps(stamps, r.failed) {
 			return
 		}
 		var cert tls.Certificate
@@ -127,7 +142,7 @@ func (r *CertReloader) stamps() ([2]fileStamp, error) {
 		if err != nil {
 			return out, err
 		}
-		out[i] = fileStamp{size: info.Size(), modTime: info.ModTime()}
+		out[i] = fileStamp{info}
 	}
 	return out, nil
 }

@@ -130,3 +130,60 @@ func TestCertReloader(t *testing.T) {
 		t.Error("NewCertReloader with a key of another certificate: no error")
 	}
 }
+
+// A pair renamed over the old one is new even when it has the old files'
+// sizes and modification times (cp -p, tar, or writes within one tick of
+// the file system's clock).
+func TestCertReloaderSeesRenameWithSameSizeAndTime(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certA, keyA := pair(t, "a.test")
+	certB, keyB := pair(t, "b.test")
+	for len(certB) != len(certA) || len(keyB) != len(keyA) { // ECDSA signatures vary by a byte or two
+		certB, keyB = pair(t, "b.test")
+	}
+	put(t, certFile, certA)
+	put(t, keyFile, keyA)
+	const interval = 10 * time.Millisecond
+	r, err := server.NewCertReloader(certFile, keyFile, interval, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := func(path string) time.Time {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+	certTime, keyTime := stamp(certFile), stamp(keyFile)
+	for _, f := range []struct {
+		path string
+		data []byte
+		mod  time.Time
+	}{{certFile, certB, certTime}, {keyFile, keyB, keyTime}} {
+		if err := os.WriteFile(f.path+".tmp", f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f.path+".tmp", f.mod, f.mod); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(f.path+".tmp", f.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := r.GetCertificate(&tls.ClientHelloInfo{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Leaf.DNSNames[0] == "b.test" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still serving %s after the pair was renamed over", c.Leaf.DNSNames[0])
+		}
+		time.Sleep(interval)
+	}
+}
