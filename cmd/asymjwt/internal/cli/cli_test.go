@@ -123,6 +123,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--user-header", "X User"}, "is not a header name"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--health-path", "healthz"}, "--health-path must start with /"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--insecure-redis-unchecked-policy"}, "goes with --redis"},
+		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--redis-retention", "41s"}, "--redis-retention goes with --redis"},
+		{[]string{"forward-auth", "--listen", ":0", "--keys", "d", "--redis-retention", "1m"}, "--redis-retention goes with --redis"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "--redis", "mysql://x"}, "--redis:"},
 		{[]string{"proxy", "--listen", ":0", "--upstream", "http://x", "--keys", "d", "extra"}, `unexpected argument "extra"`},
 		{[]string{"keys"}, "want a subcommand: add, list, remove, import or trust-jwks"},

@@ -53,6 +53,7 @@ func (k *keyFlags) open(logger *slog.Logger, m *serverMetrics) (store asymjwt.Ke
 // replayFlags choose the replay store: this process's memory, or Redis
 // shared by several instances.
 type replayFlags struct {
+	fs                *flagSet
 	url               *string
 	insecureUnchecked *bool
 	retention         *time.Duration
@@ -61,6 +62,7 @@ type replayFlags struct {
 
 func addReplayFlags(fs *flagSet) *replayFlags {
 	return &replayFlags{
+		fs:                fs,
 		url:               fs.String("redis", "", "share the replay store through Redis at `URL` (redis:// or rediss://)"),
 		insecureUnchecked: fs.Bool("insecure-redis-unchecked-policy", false, "with --redis, start even when Redis's maxmemory-policy cannot be read (CONFIG and INFO refused): replays become possible if it evicts"),
 		retention:         fs.Duration("redis-retention", asymjwtredis.DefaultRetention, "with --redis, keep each token's entry this `DURATION` after its time: at least --tolerance + --max-clock-skew + 1s, and the same on every instance sharing the Redis"),
@@ -72,7 +74,7 @@ func (f *replayFlags) check() error {
 	if *f.insecureUnchecked && *f.url == "" {
 		return usagef("--insecure-redis-unchecked-policy goes with --redis")
 	}
-	if *f.retention != asymjwtredis.DefaultRetention && *f.url == "" {
+	if flagWasSet(f.fs, "redis-retention") && *f.url == "" {
 		return usagef("--redis-retention goes with --redis")
 	}
 	if *f.url != "" {
