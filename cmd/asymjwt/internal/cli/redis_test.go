@@ -143,3 +143,19 @@ func TestProxyRedisFleetRetention(t *testing.T) {
 	wantFail(t, r, 1, "--redis-retention")
 	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(), "--redis-retention", "61s")
 }
+
+// An instance refused at start because its own --redis-retention is too
+// short for its window never ran: it must not record that retention as
+// the fleet's. Recorded, a longer one than the fleet's would make every
+// running instance refuse to restart (ErrFleetRetention) until the key
+// was deleted by hand.
+func TestProxyRefusedRetentionNotRecorded(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	up := newUpstream(t)
+	dir := keysDir(t)
+	r := run(t, "", "proxy", "--listen", "127.0.0.1:0", "--upstream", up.URL, "--keys", dir, "--redis", rs.URL(),
+		"--tolerance", "60s", "--redis-retention", "90s")
+	wantFail(t, r, 2, "--redis-retention")
+	startProxy(t, "--upstream", up.URL, "--keys", dir, "--redis", rs.URL())
+}

@@ -58,6 +58,8 @@ type replayFlags struct {
 	insecureUnchecked *bool
 	retention         *time.Duration
 	options           *redis.Options
+	// redis is the store open opened on --redis, for checkFleet.
+	redis *asymjwtredis.Store
 }
 
 func addReplayFlags(fs *flagSet) *replayFlags {
@@ -118,7 +120,18 @@ func (f *replayFlags) open(ctx context.Context, logger *slog.Logger, maxSkew tim
 		logger.Warn("asymjwt: this host's clock may be too far from the other instances' sharing --redis: a token may then be accepted by two of them (keep clocks synchronized, or raise --max-clock-skew and --redis-retention)",
 			"err", err, "max_clock_skew", maxSkew.String())
 	}
+	f.redis = rs
 	return rs, "redis " + client.Options().Addr, func() { client.Close() }, nil
+}
+
+// checkFleet compares the --redis store's retention with the other
+// instances' and records it (server.CheckRedisRetention); call it once
+// the verifier has accepted the store. Nothing to do without --redis.
+func (f *replayFlags) checkFleet(ctx context.Context, logger *slog.Logger) error {
+	if f.redis == nil {
+		return nil
+	}
+	return server.CheckRedisRetention(ctx, f.redis, logger)
 }
 
 // logFlags choose the servers' log format and level.

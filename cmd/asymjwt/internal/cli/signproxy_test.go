@@ -171,6 +171,11 @@ func TestSignProxy(t *testing.T) {
 		if len(got) != 2 || got[0] == got[1] || got[1] == "" {
 			t.Errorf("attempts carried %q", got)
 		}
+		// The operator sees the retry and why (it was logged before the
+		// rule moved to core's Signer.Transport, then no more).
+		if !strings.Contains(sp.logs.String(), "asymjwt sign-proxy: retrying with a new token") {
+			t.Errorf("the retry is not logged:\n%s", sp.logs)
+		}
 		up.setHandler(nil)
 	})
 

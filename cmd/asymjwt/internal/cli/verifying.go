@@ -132,6 +132,11 @@ func (f *verifyingFlags) open(ctx context.Context, e *env, opts, strictOpts []as
 	if s.verifier, err = asymjwt.NewVerifier(keys, all...); err != nil {
 		return nil, verifierError(err)
 	}
+	// Only now: a retention recorded by an instance refused above would
+	// hold back the ones that run.
+	if err = f.replay.checkFleet(ctx, s.logger); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

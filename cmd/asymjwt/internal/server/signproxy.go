@@ -75,7 +75,7 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 			// set by the transport, after every other change.
 			pr.Out.Header.Del("Authorization")
 		},
-		Transport:      currentSigner{signer: c.Signer, base: base},
+		Transport:      currentSigner{signer: c.Signer, base: base, logger: logger},
 		ModifyResponse: func(resp *http.Response) error { relocate(resp, upstream); return nil },
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			logger.LogAttrs(r.Context(), slog.LevelError, "asymjwt sign-proxy: upstream failed",
@@ -182,14 +182,27 @@ func bufferForHash(w http.ResponseWriter, r *http.Request, limit int64, logger *
 
 // currentSigner signs through core's Signer.Transport (a fresh token
 // for every attempt, retries included) with the key loaded last, so that
-// a replaced key file takes effect on the next request.
+// a replaced key file takes effect on the next request. A retry is
+// logged, with the failure of the attempt before it.
 type currentSigner struct {
 	signer func() *asymjwt.Signer
 	base   http.RoundTripper
+	logger *slog.Logger
 }
 
 func (t currentSigner) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.signer().Transport(t.base).RoundTrip(req)
+	// Signer.Transport makes its attempts one after the other.
+	var attempts int
+	var last error
+	base := roundTripFunc(func(out *http.Request) (*http.Response, error) {
+		if attempts++; attempts > 1 && last != nil {
+			t.logger.LogAttrs(req.Context(), slog.LevelWarn, "asymjwt sign-proxy: retrying with a new token", slog.String("err", last.Error()))
+		}
+		resp, err := t.base.RoundTrip(out)
+		last = err
+		return resp, err
+	})
+	return t.signer().Transport(base).RoundTrip(req)
 }
 
 // relocate makes a Location on the upstream's origin (and under its
