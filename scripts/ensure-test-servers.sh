@@ -41,8 +41,14 @@ fi
 cleanup() { if [ "$created_policy" = 1 ]; then "${as_root[@]}" rm -f "$policy"; fi; }
 trap cleanup EXIT
 # Another apt-get may hold the lock: wait for it.
-"${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-have redis-server && { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || have initdb; } && have nginx && have caddy ||
-	{ echo "ensure-test-servers: still missing after apt-get: ${missing[*]}" >&2; exit 1; }
+"${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq || cannot "apt-get update failed"
+# One package at a time: one the distribution lacks keeps out no other.
+failed=()
+for pkg in "${missing[@]}"; do
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$pkg" >/dev/null || failed+=("$pkg")
+done
+if [ "${#failed[@]}" -ne 0 ]; then
+	missing=("${failed[@]}")
+	cannot "apt-get could not install them"
+fi
