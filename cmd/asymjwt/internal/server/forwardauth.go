@@ -70,7 +70,7 @@ func NewForwardAuth(c ForwardAuthConfig) http.Handler {
 			v.WriteError(w, fmt.Errorf("%w: %w", asymjwt.ErrRequestMismatch, err), false)
 			return
 		}
-		id, err := v.Authenticate(r.Context(), r.Header.Values("Authorization"), orig)
+		id, err := v.Authenticate(r.Context(), asymjwt.AuthorizationValues(r.Header), orig)
 		if err == nil {
 			if reason := unsafeHeaderValue(id.Username); reason != "" {
 				err = fmt.Errorf("%w: %s", errUnsafeUsername, reason)

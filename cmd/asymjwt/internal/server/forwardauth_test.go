@@ -56,3 +56,51 @@ func TestForwardAuthRefusesUsernameUnsafeInHeader(t *testing.T) {
 		}
 	}
 }
+
+// Exactly one credential, whatever the spelling of the header key: a
+// header map built in process (a gateway embedding forward-auth, a test)
+// can hold "Authorization" and "authorization" apart; the second one
+// counts as a second credential, as in every adapter.
+func TestForwardAuthCountsEverySpellingOfAuthorization(t *testing.T) {
+	t.Parallel()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := asymjwt.NewMemoryKeyStore()
+	if _, err := keys.Add("billing", pub); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	v, err := asymjwt.NewVerifier(keys, asymjwt.WithReplayStore(asymjwt.NewMemoryReplayStore()), asymjwt.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.NewForwardAuth(server.ForwardAuthConfig{Verifier: v, Logger: logger})
+	s, err := asymjwt.NewSigner("billing", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		extra []string // under the key "authorization"
+		want  int
+	}{
+		{"one credential", nil, 200},
+		{"a second one under another spelling", []string{"junk"}, 401},
+	} {
+		tok, _ := s.TokenFor("GET", "/x", "", nil)
+		req := httptest.NewRequest("GET", "/verify", nil)
+		req.Header.Set("Authorization", s.AuthorizationValue(tok))
+		if tt.extra != nil {
+			req.Header["authorization"] = tt.extra
+		}
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-URI", "/x")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Result().StatusCode; got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
