@@ -53,41 +53,33 @@ func NewProxy(c ProxyConfig) http.Handler {
 	}
 	userHeader = textproto.CanonicalMIMEHeaderKey(userHeader)
 	userKey := headerKey(userHeader)
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			// Forward the query that was verified: Rewrite mode has already
-			// re-encoded it when it held ";", bad escapes or too many
-			// parameters (refused before this), or under GODEBUG=urlmaxqueryparams.
-			pr.Out.URL.RawQuery = upstream.RawQuery
-			if q := pr.In.URL.RawQuery; q != "" {
-				if pr.Out.URL.RawQuery != "" {
-					pr.Out.URL.RawQuery += "&"
-				}
-				pr.Out.URL.RawQuery += q
+	rp := newReverseProxy("asymjwt proxy", logger)
+	rp.Transport = UpstreamTransport()
+	rp.Rewrite = func(pr *httputil.ProxyRequest) {
+		pr.SetURL(upstream)
+		// Forward the query that was verified: Rewrite mode has already
+		// re-encoded it when it held ";", bad escapes or too many
+		// parameters (refused before this), or under GODEBUG=urlmaxqueryparams.
+		pr.Out.URL.RawQuery = upstream.RawQuery
+		if q := pr.In.URL.RawQuery; q != "" {
+			if pr.Out.URL.RawQuery != "" {
+				pr.Out.URL.RawQuery += "&"
 			}
-			// Request trailers are client-controlled headers that arrive
-			// after the body: they would bypass everything below.
-			pr.Out.Trailer = nil
-			pr.SetXForwarded()
-			pr.Out.Header.Del("Authorization")
-			for name := range pr.Out.Header {
-				if k := headerKey(name); k == userKey || overrideHeaders[k] {
-					delete(pr.Out.Header, name)
-				}
+			pr.Out.URL.RawQuery += q
+		}
+		// Request trailers are client-controlled headers that arrive
+		// after the body: they would bypass everything below.
+		pr.Out.Trailer = nil
+		pr.SetXForwarded()
+		pr.Out.Header.Del("Authorization")
+		for name := range pr.Out.Header {
+			if k := headerKey(name); k == userKey || overrideHeaders[k] {
+				delete(pr.Out.Header, name)
 			}
-			// The middleware lets only authenticated requests get here.
-			id, _ := asymjwt.FromContext(pr.In.Context())
-			pr.Out.Header.Set(userHeader, id.Username)
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.LogAttrs(r.Context(), slog.LevelError, "asymjwt proxy: upstream failed",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
-			http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
-		},
-		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BufferPool: &bufferPool{},
-		Transport:  UpstreamTransport(),
+		}
+		// The middleware lets only authenticated requests get here.
+		id, _ := asymjwt.FromContext(pr.In.Context())
+		pr.Out.Header.Set(userHeader, id.Username)
 	}
 	if c.Metrics != nil {
 		c.Metrics.instrument(rp)
@@ -135,6 +127,22 @@ func UpstreamTransport() *http.Transport {
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 1024
 	return t
+}
+
+// newReverseProxy is the ReverseProxy the forwarding servers (proxy,
+// sign-proxy) start from: an upstream that fails is logged as name's and
+// answered 502 with the status text only; net/http's own errors go to
+// logger; response copy buffers are pooled.
+func newReverseProxy(name string, logger *slog.Logger) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			logger.LogAttrs(r.Context(), slog.LevelError, name+": upstream failed",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
+			http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+		},
+		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BufferPool: &bufferPool{},
+	}
 }
 
 // bufferPool reuses the buffers responses are copied through, which

@@ -68,23 +68,15 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			// The client's credentials are never forwarded; the token is
-			// set by the transport, after every other change.
-			pr.Out.Header.Del("Authorization")
-		},
-		Transport:      currentSigner{signer: c.Signer, base: base, logger: logger},
-		ModifyResponse: func(resp *http.Response) error { relocate(resp, upstream); return nil },
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.LogAttrs(r.Context(), slog.LevelError, "asymjwt sign-proxy: upstream failed",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
-			http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
-		},
-		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BufferPool: &bufferPool{},
+	rp := newReverseProxy("asymjwt sign-proxy", logger)
+	rp.Rewrite = func(pr *httputil.ProxyRequest) {
+		pr.SetURL(upstream)
+		// The client's credentials are never forwarded; the token is
+		// set by the transport, after every other change.
+		pr.Out.Header.Del("Authorization")
 	}
+	rp.Transport = currentSigner{signer: c.Signer, base: base, logger: logger}
+	rp.ModifyResponse = func(resp *http.Response) error { relocate(resp, upstream); return nil }
 	return withAccessLog(logger, c.HealthPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if status, reason := upgradeRefusal(r, c.AllowWebSocket); status != 0 {
 			logger.LogAttrs(r.Context(), slog.LevelWarn, "asymjwt sign-proxy: "+reason, slog.String("method", r.Method))
