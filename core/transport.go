@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
-// SignRequest sets r's Authorization header to a fresh token, with qsh
+// SignRequest sets r's Authorization header to a fresh token, replacing
+// any Authorization value r had (under any spelling of the key), with qsh
 // and bh when the signer was built WithRequestBinding / WithBodyHash. To
 // hash the body it reads it (through GetBody when set) and leaves a body
 // that can still be sent, and re-sent on redirects and retries.
@@ -33,8 +35,20 @@ func (s *Signer) SignRequest(r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	deleteAuthorization(r.Header)
 	r.Header.Set("Authorization", s.AuthorizationValue(token))
 	return nil
+}
+
+// deleteAuthorization removes every Authorization value from h, whatever
+// the spelling of its key in a header map built in process (net/http's
+// server only makes canonical keys): AuthorizationValues counts them all.
+func deleteAuthorization(h http.Header) {
+	for name := range h {
+		if strings.EqualFold(name, "Authorization") {
+			delete(h, name)
+		}
+	}
 }
 
 // readRequestBody returns r's body and leaves r able to send it again.
@@ -93,7 +107,7 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if crossedHosts(req) {
 		// A RoundTripper must not modify the caller's request.
 		out := req.Clone(req.Context())
-		out.Header.Del("Authorization")
+		deleteAuthorization(out.Header)
 		return t.base.RoundTrip(out)
 	}
 	resp, err := t.attempt(req, false)

@@ -270,3 +270,24 @@ func TestTransportRetryGetsFreshToken(t *testing.T) {
 		t.Error("the retry of a dropped request carried the token of the attempt the server had read")
 	}
 }
+
+// SignRequest replaces every Authorization value, under any spelling of
+// the key: a header map built in process can hold "authorization" beside
+// the canonical key, and only the new token may go out.
+func TestSignRequestReplacesEverySpelling(t *testing.T) {
+	w := newWorld(t)
+	s, err := asymjwt.NewSigner("alice", w.aliceEd.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1/x", nil)
+	req.Header.Set("Authorization", "Bearer client-secret")
+	req.Header["authorization"] = []string{"Bearer other-secret"}
+	if err := s.SignRequest(req); err != nil {
+		t.Fatal(err)
+	}
+	got := asymjwt.AuthorizationValues(req.Header)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "JWT ") {
+		t.Fatalf("Authorization values %q, want the token alone", got)
+	}
+}

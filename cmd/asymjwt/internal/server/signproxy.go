@@ -71,9 +71,9 @@ func NewSignProxy(c SignProxyConfig) http.Handler {
 	rp := newReverseProxy("asymjwt sign-proxy", logger)
 	rp.Rewrite = func(pr *httputil.ProxyRequest) {
 		pr.SetURL(upstream)
-		// The client's credentials are never forwarded; the token is
-		// set by the transport, after every other change.
-		pr.Out.Header.Del("Authorization")
+		// The client's credentials are never forwarded: the transport
+		// (core's SignRequest), after every other change, replaces every
+		// Authorization value with the token.
 	}
 	rp.Transport = currentSigner{signer: c.Signer, base: base, logger: logger}
 	rp.ModifyResponse = func(resp *http.Response) error { relocate(resp, upstream); return nil }

@@ -73,3 +73,45 @@ func TestSignProxyRefusesBrowsers(t *testing.T) {
 		})
 	}
 }
+
+// The client's credentials never reach the upstream, whatever the
+// spelling of their header key: a header map built in process can hold
+// "authorization" beside the canonical key, and only the sign-proxy's
+// token may go out.
+func TestSignProxyDropsEverySpellingOfAuthorization(t *testing.T) {
+	var seen atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(asymjwt.AuthorizationValues(r.Header))
+		w.Write([]byte("ok"))
+	}))
+	defer up.Close()
+	upstream, err := url.Parse(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := asymjwt.GenerateKey(asymjwt.KindEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := asymjwt.NewSigner("billing", key, asymjwt.WithRequestBinding())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := server.NewSignProxy(server.SignProxyConfig{
+		Signer: func() *asymjwt.Signer { return signer }, Upstream: upstream,
+		MaxBody: 1 << 20, Logger: slog.New(slog.DiscardHandler),
+	})
+	req := httptest.NewRequest("GET", "/v1/orders", nil)
+	req.Host = "127.0.0.1"
+	req.Header.Set("Authorization", "Bearer client-secret")
+	req.Header["authorization"] = []string{"Bearer other-secret"}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	got, _ := seen.Load().([]string)
+	if len(got) != 1 || got[0] == "Bearer client-secret" || got[0] == "Bearer other-secret" {
+		t.Fatalf("upstream saw Authorization %q, want only the sign-proxy's token", got)
+	}
+}
